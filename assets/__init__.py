@@ -1,0 +1,1 @@
+"""Dagster asset and asset-check definitions: thin adapters over training/, evals/, serving/."""

@@ -1,0 +1,333 @@
+"""Intent assets: catalog -> synthetic data -> versioned dataset -> model -> evaluation -> champion."""
+
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+from pydantic import Field
+
+from evals.gate import accuracy_gate
+from evals.intent_metrics import intent_report
+from evals.plots import confusion_matrix_png, training_curves_png
+from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
+from pipelines.settings import PROJECT_ROOT, STATE_DIR, project_path
+from serving.registry import CHALLENGER, CHAMPION, alias_version, promote_champion
+from training.catalog import load_catalog
+from training.dedup import NEAR_DUPLICATE_RATIO
+from training.fileio import atomic_dir, atomic_write_json, sha256_file, stable_hash
+from training.intent_dataset import SPLITS, SplitConfig, cross_split_duplicates, load_split, split_frame, write_dataset
+from training.intent_predictor import IntentPredictor
+from training.intent_trainer import IntentTrainConfig, train_intent_model
+from training.paraphrase import LocalLLMParaphraser, OpenAICompatibleParaphraser
+from training.real_data import import_labeled
+from training.synthetic import SynthesisConfig, drop_duplicates, synthesize
+
+from .metadata import image, table_md
+
+GROUP = "intent"
+INTENT_EXPERIMENT = "intent_model"
+CACHE_TAG = "convbot.cache_key"
+
+_SYN = SynthesisConfig()
+_SPLIT = SplitConfig()
+_TRAIN = IntentTrainConfig()
+
+
+class IntentCatalogConfig(Config):
+    path: str = Field(default="configs/intent_catalog.yaml", description="catalog YAML, relative to the project")
+
+
+@asset(group_name=GROUP, compute_kind="yaml")
+def intent_catalog(context: AssetExecutionContext, config: IntentCatalogConfig) -> MaterializeResult:
+    """The validated intent catalog: intents, descriptions, slot types and seed utterances."""
+    path = project_path(config.path)
+    catalog = load_catalog(path)
+    domains = sorted({i.domain for i in catalog.intents})
+    return MaterializeResult(
+        value={"path": str(path), "sha256": sha256_file(path), "labels": catalog.labels},
+        metadata={"path": MetadataValue.path(str(path)), "intents": len(catalog.intents),
+                  "seeds": sum(len(i.seeds) for i in catalog.intents), "domains": ", ".join(domains)},
+    )
+
+
+class SyntheticIntentsConfig(Config):
+    paraphraser: str = Field(default="local", description="'local' (the base LLM), 'openai' (any OpenAI-compatible endpoint) or 'none'")
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the key")
+    per_intent_templates: int = _SYN.per_intent_templates
+    paraphrase_sources_per_intent: int = _SYN.paraphrase_sources_per_intent
+    paraphrases_per_source: int = _SYN.paraphrases_per_source
+    batch_size: int = 16
+    seed: int = _SYN.seed
+
+
+@asset(group_name=GROUP, compute_kind="transformers")
+def synthetic_intents(
+    context: AssetExecutionContext, config: SyntheticIntentsConfig, intent_catalog: dict, base_llm: dict
+) -> MaterializeResult:
+    """Utterances per intent from templates with slot filling and LLM paraphrase, filtered and deduplicated."""
+    catalog = load_catalog(intent_catalog["path"])
+    syn = SynthesisConfig(
+        per_intent_templates=config.per_intent_templates,
+        paraphrase_sources_per_intent=config.paraphrase_sources_per_intent,
+        paraphrases_per_source=config.paraphrases_per_source, seed=config.seed,
+    )
+    generator = {"none": None, "local": base_llm["checksum"], "openai": f"{config.openai_base_url}|{config.openai_model}"}
+    if config.paraphraser not in generator:
+        raise ValueError(f"synthetic_intents config, field 'paraphraser': unknown value '{config.paraphraser}'")
+    key = stable_hash([intent_catalog["sha256"], syn.__dict__, config.paraphraser, generator[config.paraphraser]])
+    out = STATE_DIR / "synthetic" / key
+    if not (out / "intents.parquet").exists():
+        paraphraser = None
+        if config.paraphraser == "local":
+            paraphraser = LocalLLMParaphraser(base_llm["path"], batch_size=config.batch_size, seed=config.seed)
+        elif config.paraphraser == "openai":
+            paraphraser = OpenAICompatibleParaphraser(config.openai_base_url, config.openai_model,
+                                                      os.environ.get(config.openai_api_key_env, ""))
+        result = synthesize(catalog, syn, paraphraser)
+        with atomic_dir(out) as tmp:
+            result.frame.to_parquet(tmp / "intents.parquet", index=False)
+            (tmp / "stats.json").write_text(json.dumps(result.stats(), indent=2))
+    else:
+        context.log.info(f"reusing synthetic data {out} (same catalog, config and generator)")
+    stats = json.loads((out / "stats.json").read_text())
+    return MaterializeResult(
+        value={"path": str(out / "intents.parquet"), "key": key},
+        metadata={
+            "rows": stats["rows"], "words_mean": stats["words_mean"], "words_max": stats["words_max"],
+            "per_intent": MetadataValue.json(stats["per_intent"]), "per_source": MetadataValue.json(stats["per_source"]),
+            "rejected": MetadataValue.json(stats["rejected"]), "path": MetadataValue.path(str(out)),
+        },
+    )
+
+
+class RealDataSource(Config):
+    path: str = Field(description="CLINC150 data_full.json or a CSV with text,intent")
+    format: str = Field(default="csv", description="'csv' or 'clinc150'")
+    splits: list[str] = Field(default=["train"], description="CLINC150 splits to take")
+    intent_map: dict[str, str] = Field(default={}, description="source label -> catalog intent")
+
+
+class IntentDatasetConfig(Config):
+    real_data: list[RealDataSource] = Field(default=[], description="real labeled data merged into the synthetic rows")
+    strict: bool = Field(default=False, description="fail on the first bad row instead of quarantining it")
+    validation_fraction: float = _SPLIT.validation_fraction
+    test_fraction: float = _SPLIT.test_fraction
+    seed: int = _SPLIT.seed
+
+
+@asset(group_name=GROUP, compute_kind="dvc")
+def intent_dataset(
+    context: AssetExecutionContext, config: IntentDatasetConfig, synthetic_intents: dict,
+    intent_catalog: dict, dvc: DvcResource,
+) -> MaterializeResult:
+    """Train/validation/test splits under data/intents (Parquet), versioned by DVC."""
+    frames = [pd.read_parquet(synthetic_intents["path"])]
+    quarantined: list[dict] = []
+    for src in config.real_data:
+        imported = import_labeled(project_path(src.path), src.format, splits=src.splits,
+                                  labels=intent_catalog["labels"], intent_map=src.intent_map, strict=config.strict)
+        frames.append(imported.frame)
+        quarantined += imported.quarantined
+    merged = drop_duplicates(pd.concat(frames, ignore_index=True), threshold=None)
+    split_cfg = SplitConfig(config.validation_fraction, config.test_fraction, config.seed, NEAR_DUPLICATE_RATIO)
+    splits = split_frame(merged, split_cfg)
+    target = dvc.data_path / "intents"
+    write_dataset(splits, intent_catalog["labels"], target, {
+        "synthetic": synthetic_intents["key"], "split": split_cfg.__dict__,
+        "real_data": [s.model_dump() for s in config.real_data], "quarantined": len(quarantined),
+        "rows": {s: len(splits[s]) for s in SPLITS},
+    })
+    if quarantined:
+        atomic_write_json(STATE_DIR / "quarantine" / "intent_dataset.json", quarantined)
+        context.log.warning(f"quarantined {len(quarantined)} imported rows, e.g. {quarantined[0]}")
+    version = dvc.commit_data()
+    return MaterializeResult(
+        value={"path": str(target), "data_version": version},
+        metadata={
+            "data_version": version, "path": MetadataValue.path(str(target)),
+            **{f"rows_{s}": len(splits[s]) for s in SPLITS},
+            "quarantined_rows": len(quarantined),
+            "quarantine_sample": MetadataValue.json(quarantined[:20]),
+            "sources": MetadataValue.json(merged["source"].value_counts().to_dict()),
+        },
+    )
+
+
+@asset_check(asset=intent_dataset, blocking=True, description="No exact or near-duplicate text shared across splits.")
+def no_split_leakage(intent_dataset: dict) -> AssetCheckResult:
+    splits = {s: load_split(intent_dataset["path"], s) for s in SPLITS}
+    leaks = cross_split_duplicates(splits)
+    return AssetCheckResult(passed=not leaks, metadata={"leaking_pairs": len(leaks),
+                                                         "examples": MetadataValue.json([list(x) for x in leaks[:10]])})
+
+
+class IntentModelConfig(Config):
+    recipe: str = Field(default=_TRAIN.recipe, description="YAML of transformers.TrainingArguments")
+    overrides: dict[str, Any] = Field(default={}, description="TrainingArguments fields to override, e.g. num_train_epochs")
+    max_length: int = _TRAIN.max_length
+    early_stopping_patience: int = _TRAIN.early_stopping_patience
+    registered_model_name: str = "intent-classifier"
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("torch", "transformers", "tokenizers", "safetensors")]
+
+
+@asset(group_name=GROUP, compute_kind="mlflow")
+def intent_model(
+    context: AssetExecutionContext, config: IntentModelConfig, intent_dataset: dict, base_encoder: dict,
+    mlflow: MlflowResource, model_store: ModelStoreResource,
+) -> MaterializeResult:
+    """The intent classifier fine-tuned on the versioned dataset, logged and registered as `challenger`."""
+    import mlflow as mlf
+
+    recipe = project_path(config.recipe)
+    train_cfg = IntentTrainConfig(str(recipe), dict(config.overrides), config.max_length, config.early_stopping_patience)
+    key = stable_hash([intent_dataset["data_version"], base_encoder["checksum"], recipe.read_text(),
+                       train_cfg.__dict__ | {"recipe": None}, config.registered_model_name])
+    tags = {CACHE_TAG: key, "convbot.data_version": intent_dataset["data_version"], "convbot.git_commit": _git_commit(),
+            "convbot.base_encoder": base_encoder["spec"]}
+    run_id = mlflow.find_finished_run(INTENT_EXPERIMENT, {CACHE_TAG: key})
+    work = model_store.work_dir("intent_model", key)
+    if run_id is None:
+        with mlflow.start_run(INTENT_EXPERIMENT, f"intent-{intent_dataset['data_version'][:8]}", tags) as run_id:
+            mlf.log_params({"base_encoder": base_encoder["spec"], "base_encoder_sha256": base_encoder["checksum"],
+                            "max_length": config.max_length, "early_stopping_patience": config.early_stopping_patience,
+                            "recipe": str(config.recipe), **{f"override.{k}": v for k, v in config.overrides.items()}})
+            outcome = train_intent_model(intent_dataset["path"], base_encoder["path"], work, train_cfg,
+                                         metrics_sink=lambda m, step: mlf.log_metrics(m, step=step))
+            mlf.log_params({k: v for k, v in outcome.training_args.items()
+                            if k in ("learning_rate", "num_train_epochs", "per_device_train_batch_size", "seed",
+                                     "weight_decay", "max_steps")})
+            mlf.log_metrics({f"final_{k}": v for k, v in outcome.validation.items()})
+            with tempfile.TemporaryDirectory() as tmp:
+                curves = training_curves_png(outcome.log_history, Path(tmp) / "training_curves.png")
+                mlf.log_artifact(str(curves), "plots")
+                shutil.copyfile(curves, work / "training_curves.png")
+            mlf.log_dict({i: l for i, l in enumerate(outcome.labels)}, "label_map.json")
+            predictor = IntentPredictor.from_pretrained(outcome.model_dir)
+            info = mlf.transformers.log_model(
+                {"model": predictor.model, "tokenizer": predictor.tokenizer}, name="model",
+                task="text-classification", pip_requirements=_pip_requirements(),
+                registered_model_name=config.registered_model_name,
+            )
+            version = str(info.registered_model_version)
+            mlflow.client().set_registered_model_alias(config.registered_model_name, CHALLENGER, version)
+            mlf.set_tag("convbot.model_version", version)
+        resumed = outcome.resumed_from
+    else:
+        context.log.info(f"reusing MLflow run {run_id}: same data, base model and recipe")
+        resumed = None
+    run = mlflow.client().get_run(run_id)
+    version = run.data.tags["convbot.model_version"]
+    metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("final_eval")}
+    curves = work / "training_curves.png"
+    return MaterializeResult(
+        value={"run_id": run_id, "model_name": config.registered_model_name, "version": version,
+               "model_dir": str(work / "model"), "data_version": intent_dataset["data_version"]},
+        metadata={
+            "mlflow_run": MetadataValue.url(mlflow.run_url(run_id)), "registered_version": version,
+            "data_version": intent_dataset["data_version"], "resumed_from_checkpoint": str(resumed),
+            **{k: float(v) for k, v in metrics.items()},
+            **({"training_curves": image(curves, "training curves")} if curves.exists() else {}),
+        },
+    )
+
+
+def _git_commit() -> str:
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
+
+
+@asset(group_name=GROUP, compute_kind="mlflow")
+def intent_eval(context: AssetExecutionContext, intent_model: dict, intent_dataset: dict,
+                mlflow: MlflowResource) -> MaterializeResult:
+    """Held-out metrics of the challenger and of the current champion, on the same test split."""
+    import mlflow as mlf
+
+    test = load_split(intent_dataset["path"], "test")
+    texts, gold = test["text"].tolist(), test["intent"].tolist()
+    challenger = IntentPredictor.from_pretrained(intent_model["model_dir"])
+    report = intent_report(gold, challenger.predict_proba(texts), challenger.labels)
+
+    name = intent_model["model_name"]
+    champion_version = alias_version(mlflow.client(), name, CHAMPION)
+    champion_metrics = None
+    if champion_version is not None and champion_version != intent_model["version"]:
+        mlflow._configure()
+        parts = mlf.transformers.load_model(f"models:/{name}@{CHAMPION}", return_type="components")
+        champ = IntentPredictor(parts["model"], parts["tokenizer"], challenger.max_length)
+        champion_metrics = intent_report(gold, champ.predict_proba(texts), champ.labels).metrics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cm_png = confusion_matrix_png(report.confusion, report.labels, Path(tmp) / "confusion_matrix.png",
+                                      f"{name} v{intent_model['version']} on held-out test")
+        mlflow._configure()
+        with mlf.start_run(run_id=intent_model["run_id"]):
+            mlf.log_metrics({f"test_{k}": v for k, v in report.metrics.items()})
+            mlf.log_artifact(str(cm_png), "plots")
+            mlf.log_dict(report.per_intent, "per_intent_report.json")
+        cm_meta = image(cm_png, "confusion matrix")
+    return MaterializeResult(
+        value={"metrics": report.metrics, "champion_metrics": champion_metrics, "champion_version": champion_version,
+               "model_name": name, "version": intent_model["version"], "run_id": intent_model["run_id"]},
+        metadata={
+            **{k: float(v) for k, v in report.metrics.items()},
+            "champion_version": str(champion_version),
+            "champion_accuracy": float(champion_metrics["accuracy"]) if champion_metrics else float("nan"),
+            "confusion_matrix": cm_meta,
+            "per_intent": table_md(report.per_intent, ["precision", "recall", "f1", "support"]),
+            "mlflow_run": MetadataValue.url(mlflow.run_url(intent_model["run_id"])),
+        },
+    )
+
+
+class IntentGateConfig(Config):
+    min_accuracy: float = Field(default=0.92, description="held-out accuracy must exceed this")
+    max_regression: float = Field(default=0.01, description="allowed accuracy drop against the champion")
+
+
+@asset_check(asset=intent_eval, blocking=True,
+             description="Blocks promotion unless accuracy > threshold and no regression against the champion.")
+def intent_gate(config: IntentGateConfig, intent_eval: dict) -> AssetCheckResult:
+    decision = accuracy_gate(intent_eval["metrics"], intent_eval["champion_metrics"],
+                             config.min_accuracy, config.max_regression)
+    return AssetCheckResult(
+        passed=decision.passed, severity=AssetCheckSeverity.ERROR, description=decision.summary(),
+        metadata={"accuracy": intent_eval["metrics"]["accuracy"], "threshold": config.min_accuracy,
+                  "champion_version": str(intent_eval["champion_version"]),
+                  "reasons": MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons))},
+    )
+
+
+@asset(group_name=GROUP, compute_kind="mlflow")
+def intent_champion(context: AssetExecutionContext, intent_eval: dict, mlflow: MlflowResource) -> MaterializeResult:
+    """The registry alias `champion`, moved to the challenger once its gate has passed."""
+    name, version = intent_eval["model_name"], intent_eval["version"]
+    previous = promote_champion(mlflow.client(), name, version)
+    context.log.info(f"{name}: champion {previous} -> {version}")
+    return MaterializeResult(
+        value={"model_name": name, "version": version, "previous": previous},
+        metadata={"champion_version": version, "previous_champion": str(previous),
+                  "restore_previous": f"make restore-champion MODEL={name}"},
+    )

@@ -1,0 +1,1 @@
+"""Metrics, evaluation harnesses and release gates (no Dagster imports here)."""

@@ -1,0 +1,62 @@
+"""PNG plots for MLflow artifacts and Dagster metadata."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def confusion_matrix_png(cm: np.ndarray, labels: list[str], path: str | Path, title: str = "Confusion matrix") -> Path:
+    n = len(labels)
+    size = max(6.0, 0.32 * n + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), labels, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    for i, j in zip(*np.nonzero(cm)):
+        ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=6,
+                color="white" if norm[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="row-normalised")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def training_curves_png(log_history: list[dict], path: str | Path) -> Path:
+    train = [(h["step"], h["loss"]) for h in log_history if "loss" in h]
+    evals = [(h["step"], h["eval_loss"], h.get("eval_accuracy")) for h in log_history if "eval_loss" in h]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if train:
+        ax.plot(*zip(*train), label="train loss")
+    if evals:
+        ax.plot([e[0] for e in evals], [e[1] for e in evals], "o-", label="validation loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    if evals and evals[0][2] is not None:
+        ax2 = ax.twinx()
+        ax2.plot([e[0] for e in evals], [e[2] for e in evals], "s--", color="tab:green", label="validation accuracy")
+        ax2.set_ylabel("accuracy")
+        ax2.legend(loc="center right")
+    ax.legend(loc="upper right")
+    ax.set_title("Intent model training")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def png_markdown(path: str | Path, alt: str = "plot") -> str:
+    """Inline a PNG as Markdown, the way Dagster metadata shows images."""
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f"![{alt}](data:image/png;base64,{data})"

@@ -1,0 +1,1 @@
+"""The convbot Dagster code location."""

@@ -1,0 +1,35 @@
+"""The Dagster code location: assets, checks, jobs, schedules and resources."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job, load_assets_from_modules
+
+from assets import base_models, intent
+
+from .settings import default_resources
+
+all_assets = load_assets_from_modules([base_models, intent])
+all_checks = [intent.no_split_leakage, intent.intent_gate]
+
+intent_pipeline = define_asset_job(
+    "intent_pipeline",
+    selection=AssetSelection.assets(*all_assets),
+    description="The whole intent chain: catalog, synthetic data, DVC dataset, model, evaluation, gate, champion.",
+)
+
+weekly_retrain = ScheduleDefinition(
+    name="weekly_retrain",
+    job=intent_pipeline,
+    cron_schedule="0 3 * * 1",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.STOPPED,
+    description="Full retrain every Monday 03:00 UTC (stopped until someone turns it on in the UI).",
+)
+
+defs = Definitions(
+    assets=all_assets,
+    asset_checks=all_checks,
+    jobs=[intent_pipeline],
+    schedules=[weekly_retrain],
+    resources=default_resources(),
+)

@@ -1,0 +1,51 @@
+"""The one place where the deployment is chosen: local state folder by default, real services by env.
+
+| variable | default | what |
+| CONVBOT_STATE | <project>/state | MLflow DB, artifacts, Dagster home, DVC remote, model store |
+| MLFLOW_TRACKING_URI | sqlite:///<state>/mlflow.db | an http(s) MLflow server instead |
+| CONVBOT_DVC_REMOTE | <state>/dvc-remote | s3://bucket/path, gs://..., ssh://... |
+| CONVBOT_ENCODER / CONVBOT_LLM | packaged:minilm / packaged:smollm2 | hub id or local folder |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _path(value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+STATE_DIR = _path(os.environ.get("CONVBOT_STATE", "state"))
+
+
+def default_resources() -> dict:
+    from training.base_models import PACKAGED_ENCODER, PACKAGED_LLM
+
+    from .resources import DvcResource, MlflowResource, ModelStoreResource
+
+    return {
+        "mlflow": MlflowResource(
+            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{STATE_DIR / 'mlflow.db'}"),
+            artifact_root=os.environ.get("CONVBOT_MLFLOW_ARTIFACTS", str(STATE_DIR / "mlartifacts")),
+            ui_url=os.environ.get("CONVBOT_MLFLOW_UI", "http://127.0.0.1:5000"),
+        ),
+        "dvc": DvcResource(
+            repo_dir=str(PROJECT_ROOT),
+            remote_url=os.environ.get("CONVBOT_DVC_REMOTE", str(STATE_DIR / "dvc-remote")),
+        ),
+        "model_store": ModelStoreResource(
+            root=str(STATE_DIR / "models"),
+            encoder=os.environ.get("CONVBOT_ENCODER", PACKAGED_ENCODER),
+            llm=os.environ.get("CONVBOT_LLM", PACKAGED_LLM),
+        ),
+    }
+
+
+def project_path(value: str) -> Path:
+    """Config paths are relative to the project root, whatever the working directory."""
+    return _path(value)

@@ -1,0 +1,1 @@
+"""Plain-Python training libraries for convbot (no Dagster imports here)."""

@@ -1,0 +1,110 @@
+"""The intent catalog: intents with descriptions, slot types and seed utterances, read from YAML."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import DataValidationError
+
+OUT_OF_SCOPE = "out_of_scope"
+
+
+class Intent(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    domain: str
+    description: str = Field(min_length=1)
+    slots: list[str] = Field(default_factory=list)
+    seeds: list[str] = Field(min_length=1)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_not_blank(cls, seeds: list[str]) -> list[str]:
+        for i, s in enumerate(seeds):
+            if not s or not s.strip():
+                raise ValueError(f"seed {i} is empty")
+        return seeds
+
+
+class IntentCatalog(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: int = 1
+    prefixes: list[str] = Field(default_factory=lambda: [""])
+    suffixes: list[str] = Field(default_factory=lambda: [""])
+    slots: dict[str, list[str]] = Field(default_factory=dict)
+    intents: list[Intent] = Field(min_length=2)
+
+    @property
+    def labels(self) -> list[str]:
+        return [i.name for i in self.intents]
+
+    def intent(self, name: str) -> Intent:
+        for i in self.intents:
+            if i.name == name:
+                return i
+        raise KeyError(name)
+
+
+def placeholders(template: str) -> list[str]:
+    return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+
+
+def _describe_loc(raw: dict, loc: tuple) -> tuple[str | None, str]:
+    """Turn a pydantic error location into (row, field) a person can find in the YAML."""
+    if len(loc) >= 2 and loc[0] == "intents" and isinstance(loc[1], int):
+        idx = loc[1]
+        intents = raw.get("intents") or []
+        name = intents[idx].get("name") if idx < len(intents) and isinstance(intents[idx], dict) else None
+        row = f"intent #{idx + 1}" + (f" ('{name}')" if name else "")
+        field = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc[2:]).replace(".[", "[")
+        return row, field or "intents"
+    return None, ".".join(str(p) for p in loc)
+
+
+def load_catalog(path: str | Path) -> IntentCatalog:
+    """Read and validate a catalog; any problem raises DataValidationError naming file, row, field."""
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(path, None, None, "catalog file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        row = f"line {mark.line + 1}" if mark else None
+        raise DataValidationError(path, row, None, f"not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(raw, dict):
+        raise DataValidationError(path, None, None, "expected a mapping with 'name', 'slots' and 'intents'")
+    try:
+        catalog = IntentCatalog.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        row, field = _describe_loc(raw, tuple(err["loc"]))
+        raise DataValidationError(path, row, field, err["msg"]) from exc
+
+    seen: set[str] = set()
+    for idx, intent in enumerate(catalog.intents):
+        row = f"intent #{idx + 1} ('{intent.name}')"
+        if intent.name in seen:
+            raise DataValidationError(path, row, "name", f"duplicate intent name '{intent.name}'")
+        seen.add(intent.name)
+        for slot in intent.slots:
+            if not catalog.slots.get(slot):
+                raise DataValidationError(path, row, "slots", f"slot type '{slot}' has no values under 'slots'")
+        for s_idx, seed in enumerate(intent.seeds):
+            try:
+                used = placeholders(seed)
+            except ValueError as exc:
+                raise DataValidationError(path, row, f"seeds[{s_idx}]", f"bad placeholder: {exc}") from exc
+            for slot in used:
+                if slot not in intent.slots:
+                    raise DataValidationError(
+                        path, row, f"seeds[{s_idx}]",
+                        f"placeholder '{{{slot}}}' is not one of the intent's slots {intent.slots}")
+    return catalog

@@ -1,0 +1,136 @@
+"""Fine-tune an encoder for intent classification with the HF Trainer and early stopping.
+
+A straight line: data, tokenizer, model, trainer, train (resuming from the last checkpoint),
+save (with the config that built it), evaluate on validation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import yaml
+
+from .fileio import atomic_dir
+from .intent_dataset import load_labels, load_split
+
+log = logging.getLogger(__name__)
+
+TRAIN_INFO = "convbot_train.json"
+
+
+@dataclass(frozen=True)
+class IntentTrainConfig:
+    recipe: str = "configs/recipes/intent_model.yaml"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    max_length: int = 64
+    early_stopping_patience: int = 2
+
+
+@dataclass
+class TrainOutcome:
+    model_dir: Path
+    labels: list[str]
+    log_history: list[dict]
+    validation: dict[str, float]
+    resumed_from: str | None
+    training_args: dict
+
+
+def load_training_args(recipe: str | os.PathLike, output_dir: str | os.PathLike, overrides: dict | None = None):
+    """TrainingArguments from a YAML recipe, with per-run overrides on top."""
+    from transformers import TrainingArguments
+
+    values = yaml.safe_load(Path(recipe).read_text()) or {}
+    values.update(overrides or {})
+    values["output_dir"] = str(output_dir)
+    return TrainingArguments(**values)
+
+
+class _MetricsForwarder:
+    """Forwards Trainer logs (loss, eval metrics) to a callable such as an MLflow logger."""
+
+    def __init__(self, sink: Callable[[dict[str, float], int], None]):
+        from transformers import TrainerCallback
+
+        outer = self
+
+        class _CB(TrainerCallback):
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                numeric = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
+                if numeric:
+                    outer.sink(numeric, state.global_step)
+
+        self.sink = sink
+        self.callback = _CB()
+
+
+def _accuracy(eval_pred) -> dict[str, float]:
+    logits, labels = eval_pred
+    return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
+
+
+def train_intent_model(
+    data_dir: str | os.PathLike,
+    encoder_path: str | os.PathLike,
+    work_dir: str | os.PathLike,
+    cfg: IntentTrainConfig = IntentTrainConfig(),
+    metrics_sink: Callable[[dict[str, float], int], None] | None = None,
+) -> TrainOutcome:
+    from datasets import Dataset
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        Trainer,
+    )
+    from transformers.trainer_utils import get_last_checkpoint
+
+    work_dir = Path(work_dir)
+    labels = load_labels(data_dir)
+    label2id = {l: i for i, l in enumerate(labels)}
+
+    tokenizer = AutoTokenizer.from_pretrained(encoder_path)
+
+    def encode(split: str) -> Dataset:
+        df = load_split(data_dir, split)
+        ds = Dataset.from_dict({"text": df["text"].tolist(), "label": [label2id[i] for i in df["intent"]]})
+        return ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=cfg.max_length),
+                      batched=True, remove_columns=["text"])
+
+    train_ds, val_ds = encode("train"), encode("validation")
+    model = AutoModelForSequenceClassification.from_pretrained(
+        encoder_path, num_labels=len(labels),
+        id2label={i: l for l, i in label2id.items()}, label2id=label2id,
+    )
+    args = load_training_args(cfg.recipe, work_dir / "checkpoints", cfg.overrides)
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience)]
+    if metrics_sink is not None:
+        callbacks.append(_MetricsForwarder(metrics_sink).callback)
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=_accuracy, callbacks=callbacks,
+    )
+    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    if last:
+        log.info("resuming intent training from %s", last)
+    trainer.train(resume_from_checkpoint=last)
+    validation = {k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))}
+
+    train_info = {
+        "base_encoder": str(encoder_path), "data_dir": str(data_dir), "labels": labels,
+        "max_length": cfg.max_length, "training_args": args.to_dict(), "validation": validation,
+    }
+    model_dir = work_dir / "model"
+    with atomic_dir(model_dir) as tmp:
+        trainer.save_model(str(tmp))
+        tokenizer.save_pretrained(tmp)
+        (tmp / TRAIN_INFO).write_text(json.dumps(train_info, indent=2, default=str))
+    return TrainOutcome(model_dir, labels, list(trainer.state.log_history), validation, last, args.to_dict())
