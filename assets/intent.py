@@ -26,7 +26,7 @@ from evals.gate import accuracy_gate
 from evals.intent_metrics import intent_report
 from evals.plots import confusion_matrix_png, training_curves_png
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
-from pipelines.settings import PROJECT_ROOT, STATE_DIR, project_path
+from pipelines.settings import PROJECT_ROOT, project_path, state_dir
 from serving.registry import CHALLENGER, CHAMPION, alias_version, promote_champion
 from training.catalog import load_catalog
 from training.dedup import NEAR_DUPLICATE_RATIO
@@ -93,7 +93,7 @@ def synthetic_intents(
     if config.paraphraser not in generator:
         raise ValueError(f"synthetic_intents config, field 'paraphraser': unknown value '{config.paraphraser}'")
     key = stable_hash([intent_catalog["sha256"], syn.__dict__, config.paraphraser, generator[config.paraphraser]])
-    out = STATE_DIR / "synthetic" / key
+    out = state_dir() / "synthetic" / key
     if not (out / "intents.parquet").exists():
         paraphraser = None
         if config.paraphraser == "local":
@@ -156,7 +156,7 @@ def intent_dataset(
         "rows": {s: len(splits[s]) for s in SPLITS},
     })
     if quarantined:
-        atomic_write_json(STATE_DIR / "quarantine" / "intent_dataset.json", quarantined)
+        atomic_write_json(state_dir() / "quarantine" / "intent_dataset.json", quarantined)
         context.log.warning(f"quarantined {len(quarantined)} imported rows, e.g. {quarantined[0]}")
     version = dvc.commit_data()
     return MaterializeResult(

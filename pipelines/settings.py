@@ -20,7 +20,9 @@ def _path(value: str) -> Path:
     return p if p.is_absolute() else PROJECT_ROOT / p
 
 
-STATE_DIR = _path(os.environ.get("CONVBOT_STATE", "state"))
+def state_dir() -> Path:
+    """Read on each call, so that a test (or a second deployment) can point it elsewhere."""
+    return _path(os.environ.get("CONVBOT_STATE", "state"))
 
 
 def default_resources() -> dict:
@@ -28,18 +30,20 @@ def default_resources() -> dict:
 
     from .resources import DvcResource, MlflowResource, ModelStoreResource
 
+    state = state_dir()
+
     return {
         "mlflow": MlflowResource(
-            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{STATE_DIR / 'mlflow.db'}"),
-            artifact_root=os.environ.get("CONVBOT_MLFLOW_ARTIFACTS", str(STATE_DIR / "mlartifacts")),
+            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{state / 'mlflow.db'}"),
+            artifact_root=os.environ.get("CONVBOT_MLFLOW_ARTIFACTS", str(state / "mlartifacts")),
             ui_url=os.environ.get("CONVBOT_MLFLOW_UI", "http://127.0.0.1:5000"),
         ),
         "dvc": DvcResource(
             repo_dir=str(PROJECT_ROOT),
-            remote_url=os.environ.get("CONVBOT_DVC_REMOTE", str(STATE_DIR / "dvc-remote")),
+            remote_url=os.environ.get("CONVBOT_DVC_REMOTE", str(state / "dvc-remote")),
         ),
         "model_store": ModelStoreResource(
-            root=str(STATE_DIR / "models"),
+            root=str(state / "models"),
             encoder=os.environ.get("CONVBOT_ENCODER", PACKAGED_ENCODER),
             llm=os.environ.get("CONVBOT_LLM", PACKAGED_LLM),
         ),

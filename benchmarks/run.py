@@ -1,0 +1,118 @@
+"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline ...]` (all by default).
+
+Each prints its figures and appends them, with the command, to state/bench/results.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLINC = ROOT.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
+RESULTS = ROOT / "state" / "bench" / "results.jsonl"
+
+
+def _record(name: str, figures: dict) -> None:
+    entry = {"bench": name, "command": f"python -m benchmarks.run {name}", "time": time.strftime("%Y-%m-%d %H:%M"),
+             **figures}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as f:
+        f.write(json.dumps(entry) + "\n")
+    print(json.dumps(entry, indent=2))
+
+
+def bench_clinc(epochs: float = 3.0) -> Path:
+    """MiniLM fine-tuned on the full CLINC150 train split; in-scope test accuracy with a 95% CI."""
+    from evals.intent_metrics import intent_report
+    from training.base_models import resolve_encoder
+    from training.intent_dataset import write_dataset
+    from training.intent_predictor import IntentPredictor
+    from training.intent_trainer import IntentTrainConfig, train_intent_model
+    from training.real_data import import_labeled
+
+    frames = {s: import_labeled(CLINC, "clinc150", splits=[s]).frame for s in ("train", "val", "test")}
+    labels = sorted(frames["train"]["intent"].unique())
+    work = Path(tempfile.mkdtemp(prefix="bench-clinc-"))
+    data = write_dataset({"train": frames["train"], "validation": frames["val"]}, labels, work / "data", {})
+    start = time.perf_counter()
+    out = train_intent_model(data, resolve_encoder().path, work / "run",
+                             IntentTrainConfig(overrides={"num_train_epochs": epochs, "learning_rate": 1e-4,
+                                                          "logging_steps": 50}))
+    train_s = time.perf_counter() - start
+    predictor = IntentPredictor.from_pretrained(out.model_dir)
+    test = frames["test"]
+    report = intent_report(test["intent"].tolist(), predictor.predict_proba(test["text"].tolist()), predictor.labels)
+    m = report.metrics
+    _record("clinc", {"train_examples": len(frames["train"]), "test_examples": len(test), "epochs": epochs,
+                      "train_wall_s": round(train_s, 1), "accuracy": round(m["accuracy"], 4),
+                      "ci95": [round(m["accuracy_ci95_low"], 4), round(m["accuracy_ci95_high"], 4)],
+                      "macro_f1": round(m["macro_f1"], 4), "bar": ">= 0.96"})
+    return out.model_dir
+
+
+def bench_latency(model_dir: str | None = None, calls: int = 300) -> None:
+    """Single-utterance intent inference through the serving stage, p50/p95 over `calls` calls."""
+    from serving.intent_stage import IntentStage
+
+    if model_dir is None:
+        found = sorted((ROOT / "state" / "models" / "work" / "intent_model").glob("*/model"),
+                       key=lambda p: p.stat().st_mtime)
+        if not found:
+            sys.exit("no trained intent model under state/: run `make run` first")
+        model_dir = str(found[-1])
+    stage = IntentStage.from_pretrained(model_dir)
+    utterances = ["book a flight to Lisbon next Tuesday", "what's my balance", "hi", "cancel my premium plan please",
+                  "will it rain in Oslo this weekend", "how do i knit a scarf"]
+    for u in utterances:  # warm-up
+        stage.classify(u)
+    times = []
+    for i in range(calls):
+        t = time.perf_counter()
+        stage.classify(utterances[i % len(utterances)])
+        times.append((time.perf_counter() - t) * 1000)
+    q = statistics.quantiles(times, n=100)
+    _record("latency", {"model_dir": model_dir, "calls": calls, "p50_ms": round(statistics.median(times), 2),
+                        "p95_ms": round(q[94], 2), "bar": "p95 <= 15 ms"})
+
+
+def bench_pipeline() -> None:
+    """`make run` from an empty state folder, then again with nothing changed."""
+    state = Path(tempfile.mkdtemp(prefix="bench-state-"))
+    env = {**os.environ, "STATE": str(state)}
+    walls = []
+    for attempt in ("first", "rerun"):
+        t = time.perf_counter()
+        subprocess.run(["make", "run", f"STATE={state}"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - t)
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{state}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("intent_model").experiment_id])
+    m = runs[0].data.metrics
+    versions = client.search_model_versions("name = 'intent-classifier'")
+    _record("pipeline", {"state": str(state), "first_run_s": round(walls[0], 1), "rerun_s": round(walls[1], 1),
+                         "model_versions_after_rerun": len(versions),
+                         "heldout_accuracy": round(m["test_accuracy"], 4),
+                         "heldout_ci95": [round(m["test_accuracy_ci95_low"], 4), round(m["test_accuracy_ci95_high"], 4)],
+                         "heldout_n": int(m["test_n"]), "bars": "first <= 1800 s, rerun <= 120 s, accuracy > 0.92"})
+    bench_latency(str(next((state / "models" / "work" / "intent_model").glob("*/model"))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("which", nargs="*", default=["pipeline", "clinc"], choices=["pipeline", "clinc", "latency"])
+    for name in parser.parse_args().which:
+        {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency}[name]()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+import os
+
+# Nothing may load weights from a hub; DVC must not phone home.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from tests.tiny_models import build_tiny_encoder, build_tiny_llm  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "datasets"
+SMALL_INTENTS = ["weather", "book_flight", "search_web", "reset_password", "greeting", "out_of_scope"]
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny_encoder"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llm(tmp_path_factory) -> Path:
+    return build_tiny_llm(tmp_path_factory.mktemp("tiny_llm"))
+
+
+@pytest.fixture(scope="session")
+def small_catalog(tmp_path_factory) -> Path:
+    """The shipped catalog cut down to six intents."""
+    raw = yaml.safe_load((ROOT / "configs" / "intent_catalog.yaml").read_text())
+    raw["intents"] = [i for i in raw["intents"] if i["name"] in SMALL_INTENTS]
+    path = tmp_path_factory.mktemp("catalog") / "small_catalog.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture(scope="session")
+def clinc_path() -> Path:
+    path = SHARED / "clinc150" / "data_full.json"
+    assert path.exists(), f"reference data missing: {path}"
+    return path

@@ -1,0 +1,113 @@
+"""The whole Dagster chain on a tiny profile, with a real SQLite MLflow and a real DVC repository."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import AssetKey, RunConfig, materialize
+
+from assets.intent import (
+    IntentCatalogConfig,
+    IntentDatasetConfig,
+    IntentModelConfig,
+    RealDataSource,
+    SyntheticIntentsConfig,
+)
+from pipelines.definitions import all_assets, all_checks
+from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
+from serving.registry import CHALLENGER, CHAMPION, alias_version
+
+GOOD = {"num_train_epochs": 40, "learning_rate": 2e-3, "per_device_train_batch_size": 16,
+        "logging_steps": 5, "save_total_limit": 1}
+WEAK = {"max_steps": 1, "learning_rate": 1e-7, "save_total_limit": 1}
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, tiny_encoder, tiny_llm):
+    monkeypatch.setenv("CONVBOT_STATE", str(tmp_path / "state"))
+    resources = {
+        "mlflow": MlflowResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
+                                 artifact_root=str(tmp_path / "mlartifacts")),
+        "dvc": DvcResource(repo_dir=str(tmp_path / "repo"), remote_url=str(tmp_path / "dvc-remote")),
+        "model_store": ModelStoreResource(root=str(tmp_path / "models"), encoder=str(tiny_encoder), llm=str(tiny_llm)),
+    }
+    return tmp_path, resources
+
+
+def _run_config(catalog: Path, overrides: dict, real_data=()) -> RunConfig:
+    return RunConfig(ops={
+        "intent_catalog": IntentCatalogConfig(path=str(catalog)),
+        "synthetic_intents": SyntheticIntentsConfig(per_intent_templates=45, paraphrase_sources_per_intent=2,
+                                                    paraphrases_per_source=2, batch_size=8),
+        "intent_dataset": IntentDatasetConfig(real_data=list(real_data)),
+        "intent_model": IntentModelConfig(overrides=overrides, early_stopping_patience=6),
+    })
+
+
+def _materialize(resources, run_config):
+    return materialize([*all_assets, *all_checks], resources=resources, run_config=run_config, raise_on_error=False)
+
+
+def _check(result, name):
+    evals = [e.event_specific_data.asset_check_evaluation if hasattr(e.event_specific_data, "asset_check_evaluation")
+             else e.event_specific_data for e in result.get_asset_check_evaluations()]
+    return next(e for e in evals if e.check_name == name)
+
+
+def test_chain_registers_gates_and_promotes(env, small_catalog, tmp_path):
+    tmp, resources = env
+    client = resources["mlflow"].client()
+
+    # 1. a good tiny run: gate passes, challenger becomes champion
+    first = _materialize(resources, _run_config(small_catalog, GOOD))
+    assert first.success, [e.message for e in first.all_events if e.is_failure]
+    assert _check(first, "intent_gate").passed
+    assert _check(first, "no_split_leakage").passed
+    assert alias_version(client, "intent-classifier", CHALLENGER) == "1"
+    assert alias_version(client, "intent-classifier", CHAMPION) == "1"
+
+    dataset = first.output_for_node("intent_dataset")
+    pointer = yaml.safe_load((tmp / "repo" / "data.dvc").read_text())
+    assert pointer["outs"][0]["md5"].startswith(dataset["data_version"])
+    assert any((tmp / "dvc-remote").rglob("*")), "dvc push left the remote empty"
+    model = first.output_for_node("intent_model")
+    run = client.get_run(model["run_id"])
+    assert run.data.tags["convbot.data_version"] == dataset["data_version"]
+    assert run.data.tags["convbot.git_commit"]
+    artifacts = {a.path for a in client.list_artifacts(model["run_id"])}
+    assert {"label_map.json", "per_intent_report.json", "plots"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(model["run_id"], "plots")}
+    assert {"plots/confusion_matrix.png", "plots/training_curves.png"} <= plots
+    assert run.data.metrics["test_accuracy"] > 0.92
+    mats = {e.asset_key: e for e in first.get_asset_materialization_events()}
+    eval_meta = mats[AssetKey("intent_eval")].materialization.metadata
+    assert {"accuracy", "accuracy_ci95_low", "macro_f1", "ece", "confusion_matrix", "mlflow_run"} <= set(eval_meta)
+
+    # 2. nothing changed: no retraining, no new version
+    again = _materialize(resources, _run_config(small_catalog, GOOD))
+    assert again.success
+    assert len(client.search_model_versions("name = 'intent-classifier'")) == 1
+
+    # 3. a deliberately weak configuration: registered as challenger, gate fails, champion unchanged
+    weak = _materialize(resources, _run_config(small_catalog, WEAK))
+    assert not weak.success
+    gate = _check(weak, "intent_gate")
+    assert not gate.passed
+    assert "threshold" in gate.description
+    assert alias_version(client, "intent-classifier", CHALLENGER) == "2"
+    assert alias_version(client, "intent-classifier", CHAMPION) == "1"
+    assert AssetKey("intent_champion") not in {e.asset_key for e in weak.get_asset_materialization_events()}
+
+
+def test_unknown_imported_intents_are_quarantined(env, small_catalog, tmp_path):
+    tmp, resources = env
+    csv = tmp / "real.csv"
+    csv.write_text("text,intent\nwhat's the forecast for oslo,weather\nplay some jazz,play_music\n,greeting\n")
+    cfg = _run_config(small_catalog, WEAK, [RealDataSource(path=str(csv), format="csv")])
+    result = materialize([a for a in all_assets if a.key.path[0] in
+                          ("intent_catalog", "base_llm", "synthetic_intents", "intent_dataset")],
+                         resources=resources, run_config=RunConfig(ops={k: v for k, v in cfg.ops.items()
+                                                                        if k != "intent_model"}))
+    meta = result.asset_materializations_for_node("intent_dataset")[0].metadata
+    assert meta["quarantined_rows"].value == 2
+    assert "import:real.csv" in meta["sources"].value
