@@ -36,7 +36,7 @@ from training.intent_predictor import IntentPredictor
 from training.intent_trainer import IntentTrainConfig, train_intent_model
 from training.paraphrase import LocalLLMParaphraser, OpenAICompatibleParaphraser
 from training.real_data import import_labeled
-from training.synthetic import SynthesisConfig, drop_duplicates, synthesize
+from training.synthetic import GENERATOR_VERSION, SynthesisConfig, drop_duplicates, synthesize
 
 from .metadata import image, table_md
 
@@ -92,7 +92,7 @@ def synthetic_intents(
     generator = {"none": None, "local": base_llm["checksum"], "openai": f"{config.openai_base_url}|{config.openai_model}"}
     if config.paraphraser not in generator:
         raise ValueError(f"synthetic_intents config, field 'paraphraser': unknown value '{config.paraphraser}'")
-    key = stable_hash([intent_catalog["sha256"], syn.__dict__, config.paraphraser, generator[config.paraphraser]])
+    key = stable_hash([GENERATOR_VERSION, intent_catalog["sha256"], syn.__dict__, config.paraphraser, generator[config.paraphraser]])
     out = state_dir() / "synthetic" / key
     if not (out / "intents.parquet").exists():
         paraphraser = None

@@ -31,7 +31,7 @@ def accuracy_gate(
         reasons.append("no champion yet")
     else:
         delta = value - champion[metric]
-        ok_rel = delta >= -max_regression
+        ok_rel = delta >= -max_regression - 1e-9  # a drop of exactly the tolerance passes
         reasons.append(
             f"{metric} vs champion {champion[metric]:.4f}: {delta:+.4f} "
             f"({'within' if ok_rel else 'beyond'} tolerance {max_regression:.4f})"

@@ -22,7 +22,7 @@ ROLLED_BACK_TAG = "convbot.champion_rolled_back_at"
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
     """The version behind an alias, or None when the model or alias does not exist."""
     try:
-        return client.get_model_version_by_alias(name, alias).version
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException as exc:
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
             return None
@@ -43,7 +43,7 @@ def champion_history(client: MlflowClient, name: str) -> list[str]:
     """Versions that have been champion and not rolled back, oldest first."""
     versions = client.search_model_versions(f"name = '{name}'")
     promoted = [
-        (float(v.tags[PROMOTED_TAG]), v.version)
+        (float(v.tags[PROMOTED_TAG]), str(v.version))
         for v in versions
         if PROMOTED_TAG in (v.tags or {}) and ROLLED_BACK_TAG not in (v.tags or {})
     ]
@@ -59,6 +59,7 @@ def restore_previous_champion(client: MlflowClient, name: str) -> tuple[str, str
     if not history:
         raise RuntimeError(f"'{name}' version {current} is the only champion so far: nothing to restore")
     target = history[-1]
-    client.set_registered_model_alias(name, CHAMPION, target)
+    # tag first: a rollback killed in between is finished by the next one, never reversed
     client.set_model_version_tag(name, current, ROLLED_BACK_TAG, f"{time.time():.6f}")
+    client.set_registered_model_alias(name, CHAMPION, target)
     return current, target

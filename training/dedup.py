@@ -9,7 +9,8 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 # Two utterances whose normalised forms score at least this (0-100, rapidfuzz `ratio`) are
-# near-duplicates: "book a flight to paris" / "please book a flight to paris" score ~90.
+# near-duplicates: "book flight to paris" / "book a flight to paris now" score ~90, while
+# "book a flight to paris" / "please book a flight to paris" (~86) are kept apart.
 NEAR_DUPLICATE_RATIO = 90.0
 
 _PUNCT = re.compile(r"[^\w\s]")
@@ -21,8 +22,8 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", _PUNCT.sub(" ", text)).strip()
 
 
-def dedupe(texts: list[str], threshold: float = NEAR_DUPLICATE_RATIO) -> tuple[list[int], list[int]]:
-    """Greedy dedupe in order: returns (kept indices, dropped indices)."""
+def dedupe(texts: list[str], threshold: float | None = NEAR_DUPLICATE_RATIO) -> tuple[list[int], list[int]]:
+    """Greedy dedupe in order: returns (kept indices, dropped indices). `threshold=None`: exact only."""
     kept: list[int] = []
     kept_norm: list[str] = []
     seen: set[str] = set()
@@ -30,7 +31,8 @@ def dedupe(texts: list[str], threshold: float = NEAR_DUPLICATE_RATIO) -> tuple[l
     for i, t in enumerate(texts):
         n = normalize(t)
         if not n or n in seen or (
-            kept_norm and process.extractOne(n, kept_norm, scorer=fuzz.ratio, score_cutoff=threshold)
+            threshold is not None and kept_norm
+            and process.extractOne(n, kept_norm, scorer=fuzz.ratio, score_cutoff=threshold)
         ):
             dropped.append(i)
             continue

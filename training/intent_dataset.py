@@ -26,32 +26,34 @@ class SplitConfig:
 
 
 def split_frame(frame: pd.DataFrame, cfg: SplitConfig) -> dict[str, pd.DataFrame]:
-    """Stratified by intent; near-duplicate groups go to one split together."""
+    """Stratified by intent; a group of near-duplicates (across all intents) lands in one split."""
     rng = np.random.default_rng(cfg.seed)
-    parts: dict[str, list[pd.DataFrame]] = {s: [] for s in SPLITS}
-    for _, group in frame.groupby("intent", sort=True):
-        group = group.reset_index(drop=True)
-        gid = near_duplicate_groups(group["text"].tolist(), cfg.near_duplicate_ratio)
-        ids = np.unique(gid)
-        rng.shuffle(ids)
-        sizes = pd.Series(gid).value_counts()
-        n = len(group)
-        assign: dict[int, str] = {}
-        filled = {"test": 0, "validation": 0}
-        for g in ids:
-            if len(ids) >= 3 and filled["test"] < cfg.test_fraction * n:
-                split = "test"
-            elif len(ids) >= 3 and filled["validation"] < cfg.validation_fraction * n:
-                split = "validation"
-            else:
-                split = "train"
-            assign[int(g)] = split
-            if split in filled:
-                filled[split] += int(sizes[g])
-        which = np.array([assign[int(g)] for g in gid])
-        for s in SPLITS:
-            parts[s].append(group[which == s])
-    return {s: pd.concat(parts[s], ignore_index=True) if parts[s] else frame.iloc[:0] for s in SPLITS}
+    frame = frame.reset_index(drop=True)
+    gid = near_duplicate_groups(frame["text"].tolist(), cfg.near_duplicate_ratio)
+    members = pd.Series(np.arange(len(frame))).groupby(gid).apply(list)
+    # a group counts for the intent most of its rows carry
+    owner = {g: frame["intent"].iloc[rows].mode().iloc[0] for g, rows in members.items()}
+    groups_per_intent = pd.Series(owner).value_counts()
+    size = frame["intent"].value_counts()
+    quota = {"test": size * cfg.test_fraction, "validation": size * cfg.validation_fraction}
+    filled = {s: pd.Series(0.0, index=size.index) for s in quota}
+    which = np.empty(len(frame), dtype=object)
+    order = members.index.to_numpy().copy()
+    rng.shuffle(order)
+    for g in order:
+        intent, rows = owner[g], members[g]
+        k = len(rows)
+        split = "train"
+        if groups_per_intent[intent] >= 3:
+            for candidate in ("test", "validation"):
+                # never past the quota, so a big group cannot push an intent out of train
+                if filled[candidate][intent] + k <= max(quota[candidate][intent], 1):
+                    split = candidate
+                    break
+        if split != "train":
+            filled[split] = filled[split].add(frame["intent"].iloc[rows].value_counts(), fill_value=0)
+        which[rows] = split
+    return {s: frame[which == s].reset_index(drop=True) for s in SPLITS}
 
 
 def cross_split_duplicates(splits: dict[str, pd.DataFrame], threshold: float = NEAR_DUPLICATE_RATIO) -> list[tuple]:

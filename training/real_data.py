@@ -34,13 +34,13 @@ def _clinc_rows(path: Path, splits: Iterable[str]) -> Iterator[tuple[str, object
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[str, object]]:
-    with path.open(newline="") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:  # utf-8-sig: spreadsheet exports start with a BOM
         reader = csv.DictReader(f)
         missing = {"text", "intent"} - set(reader.fieldnames or [])
         if missing:
             raise DataValidationError(path, "line 1", ",".join(sorted(missing)), "the header must name the columns text,intent")
-        for i, row in enumerate(reader, start=2):
-            yield f"line {i}", [row.get("text"), row.get("intent")]
+        for row in reader:
+            yield f"line {reader.line_num}", [row.get("text"), row.get("intent")]
 
 
 def import_labeled(

@@ -15,10 +15,12 @@ from .dedup import NEAR_DUPLICATE_RATIO, dedupe, normalize
 from .paraphrase import FEW_SHOT, Paraphraser
 
 COLUMNS = ["text", "intent", "source"]
+# Part of the cache key of generated data: bump it when templates, filters or dedupe change.
+GENERATOR_VERSION = 2
 
 _CHATTER = re.compile(
-    r"^(sure|here|okay,? here|certainly|i'm (an|here|sorry)|i am (an|here|sorry)|i can help|as an ai|"
-    r"rewrite|rewritten|paraphrase|answer|note)\b",
+    r"^(sure|here(?:'s| is| are)|okay,? here|certainly|i'm (an|here|sorry)|i am (an|here|sorry)|i can help|"
+    r"as an ai|rewrite|rewritten|paraphrase)\b",
     re.IGNORECASE,
 )
 
@@ -73,9 +75,12 @@ def fill_templates(catalog: IntentCatalog, per_intent: int, rng: random.Random) 
     return rows
 
 
+def _contains_word(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE) is not None
+
+
 def _slot_values_in(text: str, catalog: IntentCatalog) -> list[str]:
-    low = text.lower()
-    return [v for values in catalog.slots.values() for v in values if v.lower() in low]
+    return [v for values in catalog.slots.values() for v in values if _contains_word(text, v)]
 
 
 def reject_reason(source: str, candidate: str, catalog: IntentCatalog, cfg: SynthesisConfig) -> str | None:
@@ -93,8 +98,7 @@ def reject_reason(source: str, candidate: str, catalog: IntentCatalog, cfg: Synt
         return "off_topic"
     if any(fuzz.ratio(normalize(candidate), normalize(dst)) >= 70 for _, dst in FEW_SHOT):
         return "prompt_echo"
-    low = candidate.lower()
-    if any(v.lower() not in low for v in _slot_values_in(source, catalog)):
+    if not all(_contains_word(candidate, v) for v in _slot_values_in(source, catalog)):
         return "lost_slot"
     return None
 
@@ -138,7 +142,7 @@ def drop_duplicates(
     frame = frame[~conflicting]
     keep: list[int] = []
     for _, group in frame.groupby("intent", sort=False):
-        kept, dropped = dedupe(group["text"].tolist(), 101.0 if threshold is None else threshold)
+        kept, dropped = dedupe(group["text"].tolist(), threshold)
         keep += group.index[kept].tolist()
         if counter is not None:
             counter["duplicate"] += len(dropped)

@@ -1,0 +1,135 @@
+"""Champion promotion and rollback against a real MLflow registry (SQLite backend)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import mlflow
+import pytest
+
+from serving.registry import (
+    CHAMPION, PROMOTED_TAG, ROLLED_BACK_TAG, alias_version, champion_history, promote_champion,
+    restore_previous_champion,
+)
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> mlflow.MlflowClient:
+    # One database per module: creating the SQLite schema takes a few seconds.
+    root = tmp_path_factory.mktemp("mlflow")
+    return mlflow.MlflowClient(tracking_uri=f"sqlite:///{root}/mlflow.db", registry_uri=f"sqlite:///{root}/mlflow.db")
+
+
+@pytest.fixture
+def model(client, tmp_path) -> str:
+    """A fresh registered model with versions 1, 2 and 3."""
+    name = f"intent-classifier-{next(_names)}"
+    client.create_registered_model(name)
+    for i in range(1, 4):
+        artifacts = tmp_path / f"v{i}"
+        artifacts.mkdir()
+        (artifacts / "model.txt").write_text(str(i))
+        mv = client.create_model_version(name, source=artifacts.as_uri(), run_id=None)
+        assert str(mv.version) == str(i)
+    return name
+
+
+def v(version) -> str | None:
+    return None if version is None else str(version)
+
+
+def test_alias_version_missing_model(client):
+    assert alias_version(client, "no-such-model", CHAMPION) is None
+
+
+def test_alias_version_missing_alias(client, model):
+    assert alias_version(client, model, CHAMPION) is None
+    assert alias_version(client, model, "challenger") is None
+
+
+def test_alias_version_existing(client, model):
+    client.set_registered_model_alias(model, "challenger", "2")
+    assert v(alias_version(client, model, "challenger")) == "2"
+
+
+def test_promote_moves_the_alias_and_returns_previous(client, model):
+    assert promote_champion(client, model, "1") is None
+    assert v(alias_version(client, model, CHAMPION)) == "1"
+    assert v(promote_champion(client, model, "2")) == "1"
+    assert v(alias_version(client, model, CHAMPION)) == "2"
+    assert v(client.get_model_version_by_alias(model, CHAMPION).version) == "2"
+    tags = client.get_model_version(model, "2").tags
+    assert PROMOTED_TAG in tags
+    assert float(tags[PROMOTED_TAG]) == pytest.approx(time.time(), abs=60)
+
+
+def test_champion_history_order(client, model):
+    assert champion_history(client, model) == []
+    promote_champion(client, model, "2")
+    promote_champion(client, model, "1")
+    promote_champion(client, model, "3")
+    assert [v(x) for x in champion_history(client, model)] == ["2", "1", "3"]
+    # re-promoting moves a version to the end
+    promote_champion(client, model, "2")
+    assert [v(x) for x in champion_history(client, model)] == ["1", "3", "2"]
+
+
+def test_restore_walks_back_and_stops(client, model):
+    for version in ("1", "2", "3"):
+        promote_champion(client, model, version)
+
+    got = restore_previous_champion(client, model)
+    assert (v(got[0]), v(got[1])) == ("3", "2")
+    assert v(alias_version(client, model, CHAMPION)) == "2"
+    assert ROLLED_BACK_TAG in client.get_model_version(model, "3").tags
+    assert [v(x) for x in champion_history(client, model)] == ["1", "2"]
+
+    got = restore_previous_champion(client, model)
+    assert (v(got[0]), v(got[1])) == ("2", "1")
+    assert v(alias_version(client, model, CHAMPION)) == "1"
+    assert [v(x) for x in champion_history(client, model)] == ["1"]
+
+    with pytest.raises(RuntimeError) as info:
+        restore_previous_champion(client, model)
+    msg = str(info.value)
+    assert model in msg and "version 1" in msg and "nothing to restore" in msg
+    assert v(alias_version(client, model, CHAMPION)) == "1"
+
+
+def test_restore_without_champion_raises(client, model):
+    with pytest.raises(RuntimeError, match=f"'{model}' has no 'champion' alias"):
+        restore_previous_champion(client, model)
+
+
+def test_restore_with_a_single_champion_raises(client, model):
+    promote_champion(client, model, "2")
+    with pytest.raises(RuntimeError, match="only champion"):
+        restore_previous_champion(client, model)
+
+
+def test_version_promoted_again_after_rollback_is_usable(client, model):
+    for version in ("1", "2", "3"):
+        promote_champion(client, model, version)
+    restore_previous_champion(client, model)  # 3 -> 2
+    assert "3" not in [v(x) for x in champion_history(client, model)]
+
+    assert v(promote_champion(client, model, "3")) == "2"
+    assert ROLLED_BACK_TAG not in client.get_model_version(model, "3").tags
+    assert [v(x) for x in champion_history(client, model)] == ["1", "2", "3"]
+    assert v(alias_version(client, model, CHAMPION)) == "3"
+
+    got = restore_previous_champion(client, model)
+    assert (v(got[0]), v(got[1])) == ("3", "2")
+
+
+def test_promotion_interrupted_before_tagging_still_rolls_back(client, model):
+    promote_champion(client, model, "1")
+    promote_champion(client, model, "2")
+    # a run killed after moving the alias but before tagging the new champion
+    client.set_registered_model_alias(model, CHAMPION, "3")
+    got = restore_previous_champion(client, model)
+    assert (v(got[0]), v(got[1])) == ("3", "2")
+    assert v(alias_version(client, model, CHAMPION)) == "2"
