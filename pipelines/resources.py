@@ -8,6 +8,7 @@ or a SQLite file; an S3/GCS/SSH DVC remote or a local folder); `pipelines/settin
 import contextlib
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -84,7 +85,7 @@ class DvcResource(ConfigurableResource):
 
     def _dvc(self, *args: str) -> str:
         env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-        proc = subprocess.run(["dvc", *args], cwd=self.repo_dir, env=env, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=self.repo_dir, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"`dvc {' '.join(args)}` failed in {self.repo_dir}:\n{proc.stderr.strip()}")
         return proc.stdout

@@ -16,7 +16,7 @@ from tests.tiny_models import build_tiny_encoder, build_tiny_llm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
-SMALL_INTENTS = ["weather", "book_flight", "search_web", "reset_password", "greeting", "out_of_scope"]
+SMALL_INTENTS = ["weather", "book_flight", "search_web", "reset_password", "greeting", "set_alarm"]
 
 
 @pytest.fixture(scope="session")

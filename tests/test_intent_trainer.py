@@ -22,7 +22,7 @@ def _dataset(tmp_path, small_catalog):
 def test_every_trainable_parameter_changes_and_checkpoint_carries_config(tmp_path, small_catalog, tiny_encoder):
     data = _dataset(tmp_path, small_catalog)
     logged = []
-    cfg = IntentTrainConfig(overrides={"max_steps": 6, "learning_rate": 1e-2, "eval_strategy": "steps",
+    cfg = IntentTrainConfig(overrides={"max_steps": 6, "learning_rate": 1e-2, "eval_strategy": "steps", "save_strategy": "steps",
                                        "eval_steps": 3, "save_steps": 3, "logging_steps": 1})
     out = train_intent_model(data, tiny_encoder, tmp_path / "work", cfg, metrics_sink=lambda m, s: logged.append((s, m)))
 
@@ -46,7 +46,7 @@ def test_every_trainable_parameter_changes_and_checkpoint_carries_config(tmp_pat
 
 def test_resumes_from_last_checkpoint(tmp_path, small_catalog, tiny_encoder):
     data = _dataset(tmp_path, small_catalog)
-    common = {"eval_strategy": "steps", "eval_steps": 2, "save_steps": 2, "logging_steps": 1, "save_total_limit": 3}
+    common = {"eval_strategy": "steps", "save_strategy": "steps", "eval_steps": 2, "save_steps": 2, "logging_steps": 1, "save_total_limit": 3}
     first = train_intent_model(data, tiny_encoder, tmp_path / "work", IntentTrainConfig(overrides={**common, "max_steps": 2}))
     assert first.resumed_from is None
     # the same work folder with a longer schedule: a killed run picked up again

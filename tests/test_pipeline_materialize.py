@@ -37,7 +37,7 @@ def env(tmp_path, monkeypatch, tiny_encoder, tiny_llm):
 def _run_config(catalog: Path, overrides: dict, real_data=()) -> RunConfig:
     return RunConfig(ops={
         "intent_catalog": IntentCatalogConfig(path=str(catalog)),
-        "synthetic_intents": SyntheticIntentsConfig(per_intent_templates=45, paraphrase_sources_per_intent=2,
+        "synthetic_intents": SyntheticIntentsConfig(per_intent_templates=80, paraphrase_sources_per_intent=2,
                                                     paraphrases_per_source=2, batch_size=8),
         "intent_dataset": IntentDatasetConfig(real_data=list(real_data)),
         "intent_model": IntentModelConfig(overrides=overrides, early_stopping_patience=6),
@@ -49,9 +49,7 @@ def _materialize(resources, run_config):
 
 
 def _check(result, name):
-    evals = [e.event_specific_data.asset_check_evaluation if hasattr(e.event_specific_data, "asset_check_evaluation")
-             else e.event_specific_data for e in result.get_asset_check_evaluations()]
-    return next(e for e in evals if e.check_name == name)
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == name)
 
 
 def test_chain_registers_gates_and_promotes(env, small_catalog, tmp_path):
@@ -60,8 +58,8 @@ def test_chain_registers_gates_and_promotes(env, small_catalog, tmp_path):
 
     # 1. a good tiny run: gate passes, challenger becomes champion
     first = _materialize(resources, _run_config(small_catalog, GOOD))
+    assert _check(first, "intent_gate").passed, _check(first, "intent_gate").description
     assert first.success, [e.message for e in first.all_events if e.is_failure]
-    assert _check(first, "intent_gate").passed
     assert _check(first, "no_split_leakage").passed
     assert alias_version(client, "intent-classifier", CHALLENGER) == "1"
     assert alias_version(client, "intent-classifier", CHAMPION) == "1"
