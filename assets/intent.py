@@ -24,7 +24,7 @@ from pydantic import Field
 
 from evals.gate import accuracy_gate
 from evals.intent_metrics import intent_report
-from evals.plots import confusion_matrix_png, training_curves_png
+from evals.plots import confusion_matrix_png, counts_png, training_curves_png
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import PROJECT_ROOT, project_path, state_dir
 from serving.registry import CHALLENGER, CHAMPION, alias_version, promote_champion
@@ -108,12 +108,16 @@ def synthetic_intents(
     else:
         context.log.info(f"reusing synthetic data {out} (same catalog, config and generator)")
     stats = json.loads((out / "stats.json").read_text())
+    frame = pd.read_parquet(out / "intents.parquet")
+    by_source = {i: g["source"].value_counts().to_dict() for i, g in frame.groupby("intent")}
+    chart = counts_png(by_source, Path(tempfile.mkdtemp()) / "per_intent.png", "synthetic rows per intent")
     return MaterializeResult(
         value={"path": str(out / "intents.parquet"), "key": key},
         metadata={
             "rows": stats["rows"], "words_mean": stats["words_mean"], "words_max": stats["words_max"],
             "per_intent": MetadataValue.json(stats["per_intent"]), "per_source": MetadataValue.json(stats["per_source"]),
             "rejected": MetadataValue.json(stats["rejected"]), "path": MetadataValue.path(str(out)),
+            "per_intent_chart": image(chart, "rows per intent"),
         },
     )
 
@@ -267,23 +271,25 @@ def intent_eval(context: AssetExecutionContext, intent_model: dict, intent_datas
 
     test = load_split(intent_dataset["path"], "test")
     texts, gold = test["text"].tolist(), test["intent"].tolist()
-    challenger = IntentPredictor.from_pretrained(intent_model["model_dir"])
+    name = intent_model["model_name"]
+    if Path(intent_model["model_dir"]).exists():
+        challenger = IntentPredictor.from_pretrained(intent_model["model_dir"])
+    else:  # the local work folder was cleaned: the registry has the same weights
+        parts = mlflow.load_transformers(f"models:/{name}/{intent_model['version']}")
+        challenger = IntentPredictor(parts["model"], parts["tokenizer"])
     report = intent_report(gold, challenger.predict_proba(texts), challenger.labels)
 
-    name = intent_model["model_name"]
     champion_version = alias_version(mlflow.client(), name, CHAMPION)
     champion_metrics = None
     if champion_version is not None and champion_version != intent_model["version"]:
-        mlflow._configure()
-        parts = mlf.transformers.load_model(f"models:/{name}@{CHAMPION}", return_type="components")
+        parts = mlflow.load_transformers(f"models:/{name}@{CHAMPION}")
         champ = IntentPredictor(parts["model"], parts["tokenizer"], challenger.max_length)
         champion_metrics = intent_report(gold, champ.predict_proba(texts), champ.labels).metrics
 
     with tempfile.TemporaryDirectory() as tmp:
         cm_png = confusion_matrix_png(report.confusion, report.labels, Path(tmp) / "confusion_matrix.png",
                                       f"{name} v{intent_model['version']} on held-out test")
-        mlflow._configure()
-        with mlf.start_run(run_id=intent_model["run_id"]):
+        with mlflow.resume_run(intent_model["run_id"]):
             mlf.log_metrics({f"test_{k}": v for k, v in report.metrics.items()})
             mlf.log_artifact(str(cm_png), "plots")
             mlf.log_dict(report.per_intent, "per_intent_report.json")

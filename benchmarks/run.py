@@ -109,9 +109,14 @@ def bench_pipeline() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", nargs="*", default=["pipeline", "clinc"], choices=["pipeline", "clinc", "latency"])
-    for name in parser.parse_args().which:
-        {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency}[name]()
+    benches = {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency}
+    parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: pipeline (with latency) and clinc")
+    which = parser.parse_args().which or ["pipeline", "clinc"]
+    unknown = set(which) - set(benches)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(benches)}")
+    for name in which:
+        benches[name]()
 
 
 if __name__ == "__main__":

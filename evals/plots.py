@@ -60,3 +60,23 @@ def png_markdown(path: str | Path, alt: str = "plot") -> str:
     """Inline a PNG as Markdown, the way Dagster metadata shows images."""
     data = base64.b64encode(Path(path).read_bytes()).decode()
     return f"![{alt}](data:image/png;base64,{data})"
+
+
+def counts_png(counts: dict[str, dict[str, int]], path: str | Path, title: str) -> Path:
+    """Stacked horizontal bars: rows per category (e.g. intent), split by a second key (e.g. source)."""
+    cats = sorted(counts)
+    stacks = sorted({k for c in counts.values() for k in c})
+    fig, ax = plt.subplots(figsize=(7, max(3.0, 0.25 * len(cats) + 1)))
+    left = np.zeros(len(cats))
+    for s in stacks:
+        vals = np.array([counts[c].get(s, 0) for c in cats])
+        ax.barh(cats, vals, left=left, label=s)
+        left += vals
+    ax.set_xlabel("rows")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=7)
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -27,7 +27,8 @@ class MlflowResource(ConfigurableResource):
     artifact_root: str = Field(default="", description="artifact location for new experiments (local folder or URI)")
     ui_url: str = Field(default="http://127.0.0.1:5000", description="base URL of the MLflow UI, for run links")
 
-    def _configure(self):
+    def activate(self):
+        """Point MLflow's fluent API (used by flavor `log_model`/`load_model`) at this server."""
         import mlflow
 
         mlflow.set_tracking_uri(self.tracking_uri)
@@ -53,9 +54,20 @@ class MlflowResource(ConfigurableResource):
     @contextlib.contextmanager
     def start_run(self, experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[str]:
         """An active MLflow run (fluent API, so flavor `log_model` calls land in it); yields its id."""
-        mlflow = self._configure()
+        mlflow = self.activate()
         with mlflow.start_run(experiment_id=self.experiment_id(experiment), run_name=run_name, tags=tags) as run:
             yield run.info.run_id
+
+    @contextlib.contextmanager
+    def resume_run(self, run_id: str) -> Iterator[str]:
+        """Log more into an existing run (evaluation results into the training run)."""
+        mlflow = self.activate()
+        with mlflow.start_run(run_id=run_id):
+            yield run_id
+
+    def load_transformers(self, model_uri: str) -> dict:
+        """Model and tokenizer of a transformers-flavor model, e.g. `models:/NAME@champion`."""
+        return self.activate().transformers.load_model(model_uri, return_type="components")
 
     def find_finished_run(self, experiment: str, tags: dict[str, str]) -> str | None:
         """The newest finished run carrying all `tags`, used to skip work that is already done."""

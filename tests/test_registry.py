@@ -133,3 +133,24 @@ def test_promotion_interrupted_before_tagging_still_rolls_back(client, model):
     got = restore_previous_champion(client, model)
     assert (v(got[0]), v(got[1])) == ("3", "2")
     assert v(alias_version(client, model, CHAMPION)) == "2"
+
+
+def test_restore_champion_command(tmp_path, monkeypatch, capsys):
+    """`make restore-champion` = `python -m pipelines.cli restore-champion --model NAME`."""
+    from mlflow import MlflowClient
+
+    from pipelines import cli
+
+    uri = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = MlflowClient(uri)
+    client.create_registered_model("cli-model")
+    for _ in range(2):
+        client.create_model_version("cli-model", source=tmp_path.as_uri())
+    promote_champion(client, "cli-model", "1")
+    promote_champion(client, "cli-model", "2")
+    assert cli.main(["restore-champion", "--model", "cli-model"]) == 0
+    assert "from version 2 back to version 1" in capsys.readouterr().out
+    assert alias_version(client, "cli-model", "champion") == "1"
+    assert cli.main(["restore-champion", "--model", "cli-model"]) == 1
+    assert "only champion" in capsys.readouterr().err
