@@ -37,6 +37,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 run: install
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster job execute -m pipelines.definitions -j intent_pipeline
+	@echo "Done. Data: data/ (data.dvc); MLflow: $(CONVBOT_STATE)/mlflow.db; Dagster: $(DAGSTER_HOME)."
+	@echo "Look at it with 'make ui': Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000."
 
 test: install
 	$(BIN)/python -m pytest -q

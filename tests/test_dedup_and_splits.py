@@ -279,3 +279,45 @@ def test_write_dataset_failure_keeps_the_previous_folder(tmp_path):
         write_dataset(broken, ["greeting"], out, {})
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["intents"]
+
+
+# --- regression: a big near-duplicate group must not push an intent out of train -----------------
+
+
+def _frame_with_a_big_near_duplicate_group() -> pd.DataFrame:
+    rows = [(f"set an alarm for seven oclock number {i}", "a") for i in range(17)]  # one chained group
+    rows += [(t, "a") for t in ("wake me up before sunrise", "i need to be up early for my flight",
+                                "ring loudly at dawn on weekdays")]
+    rows += [(t, "b") for t in ("what's the weather in paris", "will it rain tomorrow", "do i need an umbrella",
+                                "how hot is it outside", "forecast for the weekend in tokyo", "is it snowing in oslo")]
+    rows += [(t, "c") for t in ("book a flight to rome", "i want a plane ticket to lima", "cancel my trip to boston",
+                                "change my seat on the next flight", "which gate does my flight leave from",
+                                "add a checked bag to my booking")]
+    return pd.DataFrame(rows, columns=["text", "intent"]).assign(source="template")
+
+
+def test_big_near_duplicate_group_is_one_group_of_four():
+    frame = _frame_with_a_big_near_duplicate_group()
+    gid = near_duplicate_groups(frame["text"].tolist())
+    a = frame["intent"] == "a"
+    assert len(set(gid[a.to_numpy()][:17])) == 1  # the 17 numbered texts chain into one group
+    assert len(set(gid[a.to_numpy()])) == 4       # plus three distinct texts
+    assert len(set(gid)) == len(frame) - 16       # nothing else groups
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_split_frame_big_group_never_empties_train_or_exceeds_quota(seed):
+    frame = _frame_with_a_big_near_duplicate_group()
+    cfg = SplitConfig(seed=seed)
+    splits = split_frame(frame, cfg)
+    assert sum(len(df) for df in splits.values()) == len(frame)
+    size = frame["intent"].value_counts()
+    for intent, n in size.items():
+        assert (splits["train"]["intent"] == intent).sum() > 0, (seed, intent)
+        for split, fraction in (("test", cfg.test_fraction), ("validation", cfg.validation_fraction)):
+            held = int((splits[split]["intent"] == intent).sum())
+            assert held <= max(fraction * n, 1), (seed, intent, split, held)
+    # the big group stays in one split, and that can only be train
+    where = {t: s for s, df in splits.items() for t in df["text"]}
+    assert {where[f"set an alarm for seven oclock number {i}"] for i in range(17)} == {"train"}
+    assert cross_split_duplicates(splits) == []

@@ -174,3 +174,11 @@ def test_gate_custom_metric_and_thresholds():
     assert not strict.passed
     with pytest.raises(KeyError):
         accuracy_gate({"accuracy": 0.95}, None, metric="macro_f1")
+
+
+def test_gate_passes_a_drop_of_exactly_the_tolerance():
+    # 0.95 - 0.96 is -0.010000000000000009 in floating point: still exactly the tolerance
+    d = accuracy_gate({"accuracy": 0.95}, {"accuracy": 0.96}, max_regression=0.01)
+    assert d.passed, d.summary()
+    assert "within tolerance" in d.reasons[-1]
+    assert not accuracy_gate({"accuracy": 0.949}, {"accuracy": 0.96}, max_regression=0.01).passed

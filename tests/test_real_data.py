@@ -209,3 +209,26 @@ def test_missing_file_raises(tmp_path):
         import_labeled(path, "csv")
     assert info.value.file == str(path)
     assert "file not found" in str(info.value)
+
+
+# --- regression: real file lines and a BOM -------------------------------------------------------
+
+
+def test_csv_reports_the_real_file_line_with_blank_and_multiline_records(tmp_path):
+    # line 3 is blank (skipped by the reader), the record on lines 5-6 spans two lines
+    path = write_csv(tmp_path, 'text,intent\nhello,greeting\n\n,weather\n"multi\nline",weather\nok,\n')
+    result = import_labeled(path, "csv")
+    assert result.frame[["text", "intent"]].values.tolist() == [["hello", "greeting"], ["multi\nline", "weather"]]
+    assert [(q["row"], q["field"]) for q in result.quarantined] == [("line 4", "text"), ("line 7", "intent")]
+    with pytest.raises(DataValidationError) as info:
+        import_labeled(path, "csv", strict=True)
+    assert (info.value.row, info.value.field) == ("line 4", "text")
+
+
+def test_csv_with_a_utf8_bom_imports(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("\ufefftext,intent\nhello,greeting\nwhat's the weather,weather\n", encoding="utf-8")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    result = import_labeled(path, "csv", labels={"greeting", "weather"}, strict=True)
+    assert result.frame[["text", "intent"]].values.tolist() == [["hello", "greeting"], ["what's the weather", "weather"]]
+    assert result.quarantined == []

@@ -154,3 +154,58 @@ def test_restore_champion_command(tmp_path, monkeypatch, capsys):
     assert alias_version(client, "cli-model", "champion") == "1"
     assert cli.main(["restore-champion", "--model", "cli-model"]) == 1
     assert "only champion" in capsys.readouterr().err
+
+
+# --- regression: rollback tags before it moves the alias -----------------------------------------
+
+
+def test_alias_version_returns_a_str(client, model):
+    client.set_registered_model_alias(model, CHAMPION, "2")
+    assert alias_version(client, model, CHAMPION) == "2"
+    assert isinstance(alias_version(client, model, CHAMPION), str)
+
+
+def test_rollback_killed_after_tagging_is_finished_by_the_next_one(client, model):
+    for version in ("1", "2", "3"):
+        promote_champion(client, model, version)
+    # the process died after tagging 3 as rolled back, before moving the alias
+    client.set_model_version_tag(model, "3", ROLLED_BACK_TAG, f"{time.time():.6f}")
+    assert alias_version(client, model, CHAMPION) == "3"
+    assert restore_previous_champion(client, model) == ("3", "2")
+    assert alias_version(client, model, CHAMPION) == "2"
+    assert champion_history(client, model) == ["1", "2"]
+
+
+class _DiesOnSecondWrite:
+    """A client that forwards reads and dies on the second registry write of a rollback."""
+
+    def __init__(self, client):
+        self._client, self.writes = client, []
+
+    def _write(self, method: str, *args):
+        if self.writes:
+            raise KeyboardInterrupt("killed")
+        self.writes.append(method)
+        return getattr(self._client, method)(*args)
+
+    def set_model_version_tag(self, *args):
+        return self._write("set_model_version_tag", *args)
+
+    def set_registered_model_alias(self, *args):
+        return self._write("set_registered_model_alias", *args)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_rollback_killed_between_its_two_writes_never_goes_forward(client, model):
+    for version in ("1", "2", "3"):
+        promote_champion(client, model, version)
+    dying = _DiesOnSecondWrite(client)
+    with pytest.raises(KeyboardInterrupt):
+        restore_previous_champion(dying, model)
+    assert dying.writes == ["set_model_version_tag"]  # the rolled-back tag is written first
+    assert ROLLED_BACK_TAG in client.get_model_version(model, "3").tags
+    # the next rollback finishes the interrupted one: 3 -> 2, not forward again to 3
+    assert restore_previous_champion(client, model) == ("3", "2")
+    assert alias_version(client, model, CHAMPION) == "2"

@@ -291,3 +291,40 @@ def test_drop_duplicates_near_duplicates_across_intents_are_kept():
         ("book flight to paris", "other", "template"),
     ])
     assert len(drop_duplicates(frame, 90.0)) == 2
+
+
+# --- regression: whole-word slot values, narrower chatter filter ---------------------------------
+
+
+@pytest.mark.parametrize("source, candidate", [
+    # "noon" (a time value) is inside "afternoon", not a slot value of the source
+    ("remind me this afternoon to water the plants", "remind me later today to water the plants"),
+    # "mom" (a contact value) is inside "moment"
+    ("give me a moment to check my balance", "hold on while i check my balance"),
+])
+def test_slot_values_inside_other_words_are_not_slots(catalog, source, candidate):
+    assert reject_reason(source, candidate, catalog, SynthesisConfig()) is None
+
+
+def test_dropping_a_whole_word_slot_value_is_still_lost_slot(catalog):
+    assert reject_reason("book a flight to Paris tomorrow", "book a flight tomorrow", catalog, SynthesisConfig()) == "lost_slot"
+    # the value must appear as a word in the candidate too
+    assert reject_reason("call mom at noon", "call my mommy at noon", catalog, SynthesisConfig()) == "lost_slot"
+
+
+@pytest.mark.parametrize("candidate", [
+    "note that i need to buy milk",
+    "answer me this: can you remind me to buy milk",
+    "here at home, remind me to buy milk",
+])
+def test_ordinary_words_at_the_start_are_not_chatter(catalog, candidate):
+    assert reject_reason("remind me to buy milk", candidate, catalog, SynthesisConfig()) is None
+
+
+@pytest.mark.parametrize("candidate", [
+    "here is a rewrite: i need to buy milk",
+    "Here's a reminder to buy milk",
+    "Sure, i need to buy milk",
+])
+def test_assistant_preambles_are_still_chatter(catalog, candidate):
+    assert reject_reason("remind me to buy milk", candidate, catalog, SynthesisConfig()) == "chatter"
