@@ -45,3 +45,14 @@ def test_resources_are_configurable_and_default_to_local_state():
     assert isinstance(resources["dvc"], DvcResource)
     assert isinstance(resources["model_store"], ModelStoreResource)
     assert resources["model_store"].encoder == "packaged:minilm"
+
+
+def test_shipped_run_configs_validate():
+    from pathlib import Path
+
+    import yaml
+    from dagster import validate_run_config
+
+    job = defs.resolve_job_def("intent_pipeline")
+    for path in Path(__file__).resolve().parents[1].glob("configs/run_config/*.yaml"):
+        validate_run_config(job, yaml.safe_load(path.read_text()))  # raises on any unknown or mistyped field
