@@ -95,7 +95,7 @@ def bench_pipeline() -> None:
         walls.append(time.perf_counter() - t)
     import mlflow
 
-    client = mlflow.MlflowClient(f"sqlite:///{state}/mlflow.db")
+    client = mlflow.MlflowClient(f"sqlite:///{state}/mlflow.db", f"sqlite:///{state}/mlflow.db")
     runs = client.search_runs([client.get_experiment_by_name("intent_model").experiment_id])
     m = runs[0].data.metrics
     versions = client.search_model_versions("name = 'intent-classifier'")

@@ -143,7 +143,7 @@ def test_restore_champion_command(tmp_path, monkeypatch, capsys):
 
     uri = f"sqlite:///{tmp_path}/cli.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    client = MlflowClient(uri)
+    client = MlflowClient(uri, registry_uri=uri)  # explicit: other tests set a global registry URI
     client.create_registered_model("cli-model")
     for _ in range(2):
         client.create_model_version("cli-model", source=tmp_path.as_uri())
