@@ -30,7 +30,7 @@ from pipelines.settings import PROJECT_ROOT, project_path, state_dir
 from serving.registry import CHALLENGER, CHAMPION, alias_version, promote_champion
 from training.catalog import load_catalog
 from training.dedup import NEAR_DUPLICATE_RATIO
-from training.fileio import atomic_dir, atomic_write_json, sha256_file, stable_hash
+from training.fileio import atomic_dir, atomic_write_json, sha256_dir, sha256_file, stable_hash
 from training.intent_dataset import SPLITS, SplitConfig, cross_split_duplicates, load_split, split_frame, write_dataset
 from training.intent_predictor import IntentPredictor
 from training.intent_trainer import IntentTrainConfig, train_intent_model
@@ -164,7 +164,9 @@ def intent_dataset(
         context.log.warning(f"quarantined {len(quarantined)} imported rows, e.g. {quarantined[0]}")
     version = dvc.commit_data()
     return MaterializeResult(
-        value={"path": str(target), "data_version": version},
+        # data_version (the DVC hash of all of data/) labels runs; content_sha256 (this dataset only)
+        # decides whether a model must be retrained, so new dialogs do not retrain the intent model
+        value={"path": str(target), "data_version": version, "content_sha256": sha256_dir(target)},
         metadata={
             "data_version": version, "path": MetadataValue.path(str(target)),
             **{f"rows_{s}": len(splits[s]) for s in SPLITS},
@@ -207,7 +209,7 @@ def intent_model(
 
     recipe = project_path(config.recipe)
     train_cfg = IntentTrainConfig(str(recipe), dict(config.overrides), config.max_length, config.early_stopping_patience)
-    key = stable_hash([intent_dataset["data_version"], base_encoder["checksum"], recipe.read_text(),
+    key = stable_hash([intent_dataset["content_sha256"], base_encoder["checksum"], recipe.read_text(),
                        train_cfg.__dict__ | {"recipe": None}, config.registered_model_name])
     tags = {CACHE_TAG: key, "convbot.data_version": intent_dataset["data_version"], "convbot.git_commit": _git_commit(),
             "convbot.base_encoder": base_encoder["spec"]}

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from dagster import AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job, load_assets_from_modules
 
-from assets import base_models, intent
+from assets import base_models, intent, llm
 
 from .settings import default_resources
 
-all_assets = load_assets_from_modules([base_models, intent])
+all_assets = load_assets_from_modules([base_models, intent, llm])
 all_checks = [intent.no_split_leakage, intent.intent_gate]
 
 intent_pipeline = define_asset_job(
     "intent_pipeline",
-    selection=AssetSelection.assets(*all_assets),
+    selection=AssetSelection.groups("base_models", "intent"),
     description="The whole intent chain: catalog, synthetic data, DVC dataset, model, evaluation, gate, champion.",
+)
+
+llm_pipeline = define_asset_job(
+    "llm_pipeline",
+    selection=AssetSelection.groups("llm"),
+    description="The LLM core: the teacher's dialog corpus (distillation and quantization build on it).",
 )
 
 weekly_retrain = ScheduleDefinition(
@@ -29,7 +35,7 @@ weekly_retrain = ScheduleDefinition(
 defs = Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[intent_pipeline],
+    jobs=[intent_pipeline, llm_pipeline],
     schedules=[weekly_retrain],
     resources=default_resources(),
 )

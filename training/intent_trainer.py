@@ -52,7 +52,7 @@ def load_training_args(recipe: str | os.PathLike, output_dir: str | os.PathLike,
     return TrainingArguments(**values)
 
 
-class _MetricsForwarder:
+class MetricsForwarder:
     """Forwards Trainer logs (loss, eval metrics) to a callable such as an MLflow logger."""
 
     def __init__(self, sink: Callable[[dict[str, float], int], None]):
@@ -112,7 +112,7 @@ def train_intent_model(
     args = load_training_args(cfg.recipe, work_dir / "checkpoints", cfg.overrides)
     callbacks = [EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience)]
     if metrics_sink is not None:
-        callbacks.append(_MetricsForwarder(metrics_sink).callback)
+        callbacks.append(MetricsForwarder(metrics_sink).callback)
     trainer = Trainer(
         model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),

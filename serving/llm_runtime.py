@@ -1,0 +1,210 @@
+"""The bot's LLM core at run time: load a causal LM (plain or int8), greedy generation with an
+optional draft model (speculative / assisted decoding), and the draft's acceptance rate.
+
+Imports only torch and transformers (not `training`), so a serving process stays small. The int8
+folder layout is the one `training.quantize.quantize_int8` writes; its file names are mirrored here.
+
+Assisted generation (transformers `generate(assistant_model=...)`): the draft proposes a few tokens,
+the target checks them all in one forward pass and keeps the longest prefix that matches its own
+greedy choice, plus one token of its own. Under greedy decoding the output is therefore the target's
+own greedy output, token for token; only the speed changes. transformers supports it for batch size 1,
+so every prompt is generated on its own (with or without a draft, so timings compare).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+QUANT_INFO = "convbot_quant.json"  # = training.quantize.QUANT_INFO
+INT8_STATE = "int8_state_dict.pt"  # = training.quantize.INT8_STATE
+
+Prompt = str | list[dict]
+
+
+class ModelLoadError(RuntimeError):
+    """The folder is neither a save_pretrained causal LM nor a complete int8 folder."""
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_int8_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / QUANT_INFO).exists()
+
+
+def _load_int8(path: Path, verify_checksum: bool):
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
+    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    info = json.loads((path / QUANT_INFO).read_text())
+    state_file = path / INT8_STATE
+    if not state_file.exists():
+        raise ModelLoadError(f"{path}: {QUANT_INFO} is there but {INT8_STATE} is missing (an incomplete copy?)")
+    if verify_checksum and info.get("state_dict_sha256") and _sha256(state_file) != info["state_dict_sha256"]:
+        raise ModelLoadError(f"{state_file}: checksum differs from {QUANT_INFO} (corrupted or replaced)")
+
+    config = AutoConfig.from_pretrained(path)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
+    qconfig = per_channel_dynamic_qconfig if info.get("qscheme") == "per_channel_affine" else default_dynamic_qconfig
+    names = info["quantized_modules"]
+    model = quantize_dynamic(model, {n: qconfig for n in names}, dtype=torch.qint8, inplace=True)
+    state = torch.load(state_file, map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=True)
+
+    # verify: exactly the recorded modules are int8; the model's other weights came from the file
+    quantized = sorted(n for n, m in model.named_modules() if isinstance(m, DynamicQuantizedLinear))
+    if quantized != sorted(names):
+        raise ModelLoadError(f"{path}: quantized modules {quantized[:3]}... differ from {QUANT_INFO}")
+    out = model.get_output_embeddings()
+    if getattr(config, "tie_word_embeddings", False) and isinstance(out, torch.nn.Linear):
+        # lm_head kept in fp32: it must still be the input embedding (load_state_dict keeps the tie)
+        if out.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr():
+            model.tie_weights()
+    return model.eval()
+
+
+def load_causal_lm(path: str | os.PathLike, verify_checksum: bool = True):
+    """(model, tokenizer) from a `save_pretrained` folder or an int8 folder from `quantize_int8`.
+
+    The model is in eval mode on the CPU, fp32 (activations) either way.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise ModelLoadError(f"{path} has no config.json: not a saved causal LM")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if is_int8_dir(path):
+        model = _load_int8(path, verify_checksum)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    return model, tokenizer
+
+
+def encode_prompt(tokenizer, prompt: Prompt, chat: bool = True) -> list[int]:
+    """Token ids of a prompt. With `chat`, a string is one user turn and a list is a message list,
+    rendered with the chat template and the generation prompt; without, the string is used as is."""
+    if chat and getattr(tokenizer, "chat_template", None):
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    if not isinstance(prompt, str):
+        raise TypeError("a message list needs chat=True and a tokenizer with a chat template")
+    return list(tokenizer(prompt)["input_ids"])
+
+
+def _check_draft(model, assistant_model) -> None:
+    v_target, v_draft = model.config.vocab_size, assistant_model.config.vocab_size
+    if v_target != v_draft:
+        raise ValueError(f"the draft model's vocabulary ({v_draft}) differs from the target's ({v_target}); "
+                         "speculative decoding here needs a draft with the same tokenizer")
+
+
+def generate_greedy(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens: int,
+                    assistant_model=None, chat: bool = True) -> tuple[list[str], list[list[int]], dict[str, Any]]:
+    """Greedy continuation of each prompt: (texts, new token ids, stats).
+
+    With `assistant_model`, transformers assisted generation uses it as the draft (its
+    generation_config.num_assistant_tokens is adapted in place by transformers' heuristic schedule).
+    stats: prompts, new_tokens (generated tokens, end-of-turn included), seconds (inside `generate`),
+    tokens_per_s, assisted.
+    """
+    import torch
+
+    if assistant_model is not None:
+        _check_draft(model, assistant_model)
+        assistant_model.eval()
+    model.eval()
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    texts, token_ids, seconds = [], [], 0.0
+    for prompt in prompts:
+        ids = torch.tensor([encode_prompt(tokenizer, prompt, chat)], dtype=torch.long)
+        kwargs = dict(attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=max_new_tokens,
+                      pad_token_id=pad_id, temperature=None, top_p=None, top_k=None)
+        if assistant_model is not None:
+            kwargs["assistant_model"] = assistant_model
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(ids, **kwargs)
+        seconds += time.perf_counter() - start
+        new = out[0, ids.shape[1]:].tolist()
+        token_ids.append(new)
+        texts.append(tokenizer.decode(new, skip_special_tokens=True))
+    n_new = sum(len(t) for t in token_ids)
+    stats = {"prompts": len(prompts), "new_tokens": n_new, "seconds": seconds,
+             "tokens_per_s": n_new / seconds if seconds > 0 else float("nan"),
+             "assisted": assistant_model is not None}
+    return texts, token_ids, stats
+
+
+def acceptance_rate(target, draft, tokenizer, prompts: Sequence[Prompt], max_new_tokens: int,
+                    num_draft_tokens: int = 5, chat: bool = True,
+                    target_token_ids: list[list[int]] | None = None) -> dict[str, float]:
+    """How often the draft's greedy token is the one the target would pick.
+
+    Definition: along the target's own greedy continuation of each prompt (generated here, or given
+    as `target_token_ids`), the draft reads the same prefix (one teacher-forced forward pass) and
+    its greedy next token is compared with the target's. Under greedy verification a drafted token
+    is accepted exactly when it equals the target's greedy token for the same prefix, and while
+    drafts are accepted the draft's prefix is the target's, so
+
+      acceptance_rate  = matching positions / all positions  (per-token acceptance probability)
+
+    From the same match sequence, greedy speculative decoding with a fixed `num_draft_tokens` (k)
+    is replayed: each target call accepts the matching run (at most k) and adds one token of its own.
+
+      tokens_per_target_call = generated tokens / target forward passes  (the ideal speed-up when the
+                               draft is free; transformers' default draft length is adaptive, so its
+                               real count of calls can differ)
+      mean_accepted_per_call = accepted draft tokens / target forward passes
+    """
+    import torch
+
+    if target_token_ids is None:
+        _, target_token_ids, _ = generate_greedy(target, tokenizer, prompts, max_new_tokens, chat=chat)
+    if len(target_token_ids) != len(prompts):
+        raise ValueError("target_token_ids needs one list of token ids per prompt")
+    draft.eval()
+    matched = positions = calls = accepted = 0
+    for prompt, cont in zip(prompts, target_token_ids):
+        if not cont:
+            continue
+        prompt_ids = encode_prompt(tokenizer, prompt, chat)
+        ids = torch.tensor([prompt_ids + list(cont)[:-1]], dtype=torch.long)
+        with torch.inference_mode():
+            logits = draft(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0]
+        preds = logits[len(prompt_ids) - 1:].argmax(-1).tolist()
+        hits = [int(p == t) for p, t in zip(preds, cont)]
+        matched += sum(hits)
+        positions += len(hits)
+        i = 0
+        while i < len(hits):  # replay: accept the matching run (<= k), the target adds one token
+            run = 0
+            while run < num_draft_tokens and i + run < len(hits) and hits[i + run]:
+                run += 1
+            accepted += run
+            calls += 1
+            i += run + 1
+    return {
+        "acceptance_rate": matched / positions if positions else float("nan"),
+        "positions": positions,
+        "matched": matched,
+        "num_draft_tokens": num_draft_tokens,
+        "target_calls": calls,
+        "tokens_per_target_call": positions / calls if calls else float("nan"),
+        "mean_accepted_per_call": accepted / calls if calls else float("nan"),
+    }

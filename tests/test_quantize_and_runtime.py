@@ -1,0 +1,146 @@
+"""int8 quantization, the serving LLM runtime (fresh-process load, assisted generation, acceptance
+rate) and LLM metrics, on tiny Llama models."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import serving.llm_runtime as runtime
+from evals.llm_metrics import peak_memory_mb, perplexity
+from serving.llm_runtime import ModelLoadError, acceptance_rate, generate_greedy, load_causal_lm
+from tests.conftest import ROOT
+from tests.tiny_models import build_tiny_llm
+from training import quantize
+from training.distill import init_student_from_teacher
+from training.quantize import linear_weight_bytes, quantize_int8
+
+PROMPTS = ["what's the weather in Paris", "book a flight to Rome tomorrow", "reset my password",
+           [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello"}]]
+RECORDS = [{"messages": [{"role": "user", "content": f"question {i}"},
+                         {"role": "assistant", "content": f"answer number {i} is fine"}]} for i in range(6)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Tiny matrix products: with two threads on a busy 2-core machine OpenMP spin-waits dominate.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    # hidden 128: per-channel int8 keeps a float64 scale and an int64 zero point per output row, which
+    # a hidden size of 32 would make a large share of the bytes (576 for SmolLM2).
+    torch.manual_seed(0)  # the same tiny weights on every run: greedy ties cannot flip between runs
+    return build_tiny_llm(tmp_path_factory.mktemp("teacher128"), hidden=128, layers=4)
+
+
+@pytest.fixture(scope="module")
+def student(teacher, tmp_path_factory):
+    return init_student_from_teacher(teacher, tmp_path_factory.mktemp("s") / "student", [0, 3])
+
+
+@pytest.fixture(scope="module")
+def int8_dir(teacher, tmp_path_factory):
+    return quantize_int8(teacher, tmp_path_factory.mktemp("q") / "int8")
+
+
+def test_file_names_are_mirrored_in_serving():
+    assert (runtime.QUANT_INFO, runtime.INT8_STATE) == (quantize.QUANT_INFO, quantize.INT8_STATE)
+
+
+def test_int8_is_3x_smaller_and_recorded(teacher, int8_dir):
+    info = json.loads((int8_dir / quantize.QUANT_INFO).read_text())
+    assert info["linear_weight_bytes_fp32"] / info["linear_weight_bytes_int8"] >= 3.0
+    assert len(info["quantized_modules"]) == 4 * 7 + 1  # q k v o gate up down per layer + lm_head
+    assert info["source_checksum"] and info["state_dict_sha256"]
+    fp32, tok = load_causal_lm(teacher)
+    assert linear_weight_bytes(fp32) == info["linear_weight_bytes_fp32"]
+    q, _ = load_causal_lm(int8_dir)
+    assert linear_weight_bytes(q) == info["linear_weight_bytes_int8"]
+    assert {p.name for p in int8_dir.iterdir()} >= {"config.json", "tokenizer.json", "int8_state_dict.pt",
+                                                     "convbot_quant.json"}
+    assert not [p for p in int8_dir.parent.iterdir() if p.name.startswith(".")]  # no scratch left behind
+    # close to the fp32 model: perplexity within 10%, logits within a few percent of their range
+    ppl32, ppl8 = perplexity(fp32, tok, RECORDS, 64), perplexity(q, tok, RECORDS, 64)
+    assert abs(ppl8 / ppl32 - 1) < 0.10
+    x = torch.tensor([[1, 520, 9531, 198, 28120, 3289]])
+    with torch.no_grad():
+        a, b = fp32(x).logits, q(x).logits
+    assert float((a - b).abs().max()) < 0.1 * float(a.abs().max())
+
+
+def test_fresh_process_loads_int8_without_training_code(int8_dir):
+    code = (
+        "import json, sys\n"
+        "import torch; torch.set_num_threads(1)\n"
+        "from serving.llm_runtime import load_causal_lm, generate_greedy\n"
+        f"model, tok = load_causal_lm({str(int8_dir)!r})\n"
+        f"_, ids, _ = generate_greedy(model, tok, {PROMPTS[:2]!r}, 8)\n"
+        "print(json.dumps({'ids': ids, 'training': sorted(m for m in sys.modules if m.split('.')[0] == 'training'),"
+        " 'lm_head': type(model.lm_head).__module__}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["training"] == []
+    assert "quantized" in result["lm_head"]
+    model, tok = load_causal_lm(int8_dir)
+    _, ids, _ = generate_greedy(model, tok, PROMPTS[:2], 8)
+    assert result["ids"] == ids
+
+
+def test_incomplete_or_tampered_int8_folder_is_refused(int8_dir, tmp_path):
+    import shutil
+
+    broken = shutil.copytree(int8_dir, tmp_path / "broken")
+    (broken / quantize.INT8_STATE).unlink()
+    with pytest.raises(ModelLoadError, match="missing"):
+        load_causal_lm(broken)
+    tampered = shutil.copytree(int8_dir, tmp_path / "tampered")
+    info = json.loads((tampered / quantize.QUANT_INFO).read_text())
+    (tampered / quantize.QUANT_INFO).write_text(json.dumps({**info, "state_dict_sha256": "0" * 64}))
+    with pytest.raises(ModelLoadError, match="checksum"):
+        load_causal_lm(tampered)
+
+
+def test_assisted_generation_gives_the_teachers_greedy_tokens(teacher, student):
+    model, tok = load_causal_lm(teacher)
+    draft, _ = load_causal_lm(student)
+    texts, ids, stats = generate_greedy(model, tok, PROMPTS, 16)
+    texts_a, ids_a, stats_a = generate_greedy(model, tok, PROMPTS, 16, assistant_model=draft)
+    assert ids_a == ids and texts_a == texts
+    assert stats["new_tokens"] == stats_a["new_tokens"] == sum(len(i) for i in ids) > 0
+    assert stats_a["assisted"] and not stats["assisted"]
+    assert stats["tokens_per_s"] > 0 and stats_a["seconds"] > 0
+
+
+def test_acceptance_rate(teacher, student):
+    model, tok = load_causal_lm(teacher)
+    draft, _ = load_causal_lm(student)
+    _, ids, _ = generate_greedy(model, tok, PROMPTS[:3], 12)
+    self_draft = acceptance_rate(model, model, tok, PROMPTS[:3], 12, num_draft_tokens=5, target_token_ids=ids)
+    assert self_draft["acceptance_rate"] == 1.0
+    n = sum(len(i) for i in ids)
+    assert self_draft["positions"] == n
+    assert self_draft["target_calls"] == sum(math.ceil(len(i) / 6) for i in ids)  # 5 drafted + 1 own per call
+    other = acceptance_rate(model, draft, tok, PROMPTS[:3], 12, num_draft_tokens=5)
+    assert 0.0 <= other["acceptance_rate"] <= 1.0
+    assert other["positions"] == n  # generated the same continuation itself
+    assert 1.0 <= other["tokens_per_target_call"] <= 6.0
+
+
+def test_peak_memory_sees_torch_allocations():
+    mb, total = peak_memory_mb(lambda: float(torch.ones(25_000_000).sum()))  # 100 MB, freed on return
+    assert total == 25_000_000.0
+    assert 80 <= mb <= 400
+    small, _ = peak_memory_mb(lambda: 1 + 1)
+    assert small < 20
