@@ -1,10 +1,29 @@
-"""LLM-core assets: the teacher's dialog corpus (distillation, quantization and llm_eval build on it)."""
+"""LLM-core assets: dialog corpus -> distilled student -> int8 student -> side-by-side evaluation."""
 
 import json
+import tempfile
+from pathlib import Path
+from typing import Any
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+from pydantic import Field
 
-from pipelines.resources import DvcResource
+from evals.llm_report import INT8, SPECULATIVE, STUDENT, TEACHER, LlmEvalConfig, evaluate_llm_core, flat_metrics
+from evals.plots import model_comparison_png, training_curves_png
+from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
+from pipelines.settings import PROJECT_ROOT, project_path
+from serving.llm_pyfunc import MODEL_DIR_ARTIFACT, CausalLMPyfunc
+from serving.registry import CHALLENGER
+from training.distill import DistillConfig, distill, init_student_from_teacher, spread_layers
 from training.dialog_corpus import (
     SYSTEM_PROMPT,
     DialogCorpusConfig,
@@ -16,9 +35,16 @@ from training.dialog_corpus import (
 )
 from training.fileio import sha256_dir, stable_hash
 from training.intent_dataset import load_split
+from training.quantize import QUANT_INFO, quantize_int8
+
+from .metadata import image
 
 GROUP = "llm"
+LLM_EXPERIMENT = "llm_core"
+CACHE_TAG = "convbot.cache_key"
 _DIALOG = DialogCorpusConfig()
+_DISTILL = DistillConfig()
+_EVAL = LlmEvalConfig()
 
 
 class DialogCorpusAssetConfig(Config):
@@ -57,4 +83,203 @@ def dialog_corpus(context: AssetExecutionContext, config: DialogCorpusAssetConfi
                   "sample": MetadataValue.md("\n\n".join(
                       f"**user:** {r['messages'][1]['content']}  \n**teacher:** {r['messages'][2]['content']}"
                       for r in sample))},
+    )
+
+
+class StudentLlmConfig(Config):
+    student_layers: int = Field(default=10, description="decoder layers of the student, taken evenly from the teacher's")
+    recipe: str = Field(default=_DISTILL.recipe, description="YAML of transformers.TrainingArguments")
+    overrides: dict[str, Any] = Field(default={}, description="TrainingArguments fields to override, e.g. max_steps")
+    temperature: float = _DISTILL.temperature
+    alpha: float = Field(default=_DISTILL.alpha, description="weight of token-level KL; 1 - alpha on the teacher's replies")
+    max_length: int = _DISTILL.max_length
+    registered_model_name: str = "convbot-student-llm"
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("torch", "transformers", "tokenizers", "safetensors")]
+
+
+def _reuse_or_none(mlflow: MlflowResource, key: str) -> dict | None:
+    """The finished run (and its registered version) of an identical earlier materialization."""
+    run_id = mlflow.find_finished_run(LLM_EXPERIMENT, {CACHE_TAG: key})
+    if run_id is None:
+        return None
+    return {"run_id": run_id, "model_version": mlflow.client().get_run(run_id).data.tags["convbot.model_version"]}
+
+
+@asset(group_name=GROUP, compute_kind="transformers")
+def student_llm(context: AssetExecutionContext, config: StudentLlmConfig, base_llm: dict, dialog_corpus: dict,
+                mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
+    """The student LLM: the teacher's tokenizer and a subset of its layers, distilled on the dialogs; `challenger`."""
+    import mlflow as mlf
+    from transformers import AutoConfig
+
+    recipe = project_path(config.recipe)
+    n_teacher = AutoConfig.from_pretrained(base_llm["path"]).num_hidden_layers
+    layers = spread_layers(n_teacher, config.student_layers)
+    cfg = DistillConfig(str(recipe), dict(config.overrides), config.temperature, config.alpha, config.max_length)
+    key = stable_hash([dialog_corpus["content_sha256"], base_llm["checksum"], layers, recipe.read_text(),
+                       cfg.__dict__ | {"recipe": None}, config.registered_model_name])
+    work = model_store.work_dir("student_llm", key)
+    reused = _reuse_or_none(mlflow, key)
+    if reused is None or not (work / "model").exists():
+        init_dir = work / "init"
+        if not (init_dir / "config.json").exists():
+            init_student_from_teacher(base_llm["path"], init_dir, layers)
+        train = read_corpus(dialog_corpus["path"], "train")
+        heldout = read_corpus(dialog_corpus["path"], "heldout")
+        tags = {CACHE_TAG: key, "convbot.data_version": dialog_corpus["data_version"],
+                "convbot.teacher": base_llm["spec"], "convbot.kind": "student"}
+        with mlflow.start_run(LLM_EXPERIMENT, f"student-{config.student_layers}L-{dialog_corpus['data_version'][:8]}",
+                              tags) as run_id:
+            mlf.log_params({"teacher": base_llm["spec"], "teacher_sha256": base_llm["checksum"],
+                            "teacher_layers": n_teacher, "student_layers": config.student_layers,
+                            "layer_map": ",".join(map(str, layers)), "temperature": config.temperature,
+                            "alpha": config.alpha, "max_length": config.max_length, "recipe": config.recipe,
+                            **{f"override.{k}": v for k, v in config.overrides.items()}})
+            outcome = distill(base_llm["path"], init_dir, train, heldout, work, cfg,
+                              metrics_sink=lambda m, step: mlf.log_metrics(m, step=step))
+            mlf.log_params({k: outcome.training_args[k] for k in
+                            ("learning_rate", "num_train_epochs", "per_device_train_batch_size", "max_steps", "seed")})
+            mlf.log_metrics({f"final_{k}": v for k, v in outcome.validation.items()})
+            curves = training_curves_png(outcome.log_history, work / "distill_curves.png", "Distillation",
+                                         extra=("distill_kl", "distill_ce"))
+            mlf.log_artifact(str(curves), "plots")
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            info = mlf.transformers.log_model(
+                {"model": AutoModelForCausalLM.from_pretrained(outcome.model_dir),
+                 "tokenizer": AutoTokenizer.from_pretrained(outcome.model_dir)},
+                name="model", task="text-generation", pip_requirements=_requirements(),
+                registered_model_name=config.registered_model_name,
+            )
+            version = str(info.registered_model_version)
+            mlflow.client().set_registered_model_alias(config.registered_model_name, CHALLENGER, version)
+            mlf.set_tag("convbot.model_version", version)
+        resumed = outcome.resumed_from
+    else:
+        context.log.info(f"reusing MLflow run {reused['run_id']}: same dialogs, teacher and recipe")
+        run_id, version, resumed = reused["run_id"], reused["model_version"], None
+    run = mlflow.client().get_run(run_id)
+    curves = work / "distill_curves.png"
+    return MaterializeResult(
+        value={"run_id": run_id, "model_name": config.registered_model_name, "version": version,
+               "model_dir": str(work / "model"), "teacher_dir": base_llm["path"], "key": key},
+        metadata={"mlflow_run": MetadataValue.url(mlflow.run_url(run_id)), "registered_version": version,
+                  "student_layers": config.student_layers, "layer_map": str(layers),
+                  "resumed_from_checkpoint": str(resumed),
+                  **{k: float(v) for k, v in run.data.metrics.items() if k.startswith("final_eval")},
+                  **({"distill_curves": image(curves, "distillation curves")} if curves.exists() else {})},
+    )
+
+
+class QuantizedLlmConfig(Config):
+    per_channel: bool = Field(default=True, description="per-output-channel int8 scales (else one per tensor)")
+    include_lm_head: bool = True
+    registered_model_name: str = "convbot-student-llm-int8"
+
+
+@asset(group_name=GROUP, compute_kind="torch")
+def quantized_llm(context: AssetExecutionContext, config: QuantizedLlmConfig, student_llm: dict,
+                  mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
+    """The student with int8 Linear weights (dynamic quantization, CPU), registered as an MLflow pyfunc."""
+    import mlflow as mlf
+
+    key = stable_hash([student_llm["key"], config.per_channel, config.include_lm_head, config.registered_model_name])
+    work = model_store.work_dir("quantized_llm", key)
+    out = work / "int8"
+    reused = _reuse_or_none(mlflow, key)
+    if reused is None or not (out / QUANT_INFO).exists():
+        if not (out / QUANT_INFO).exists():
+            quantize_int8(student_llm["model_dir"], out, config.per_channel, config.include_lm_head)
+        info = json.loads((out / QUANT_INFO).read_text())
+        tags = {CACHE_TAG: key, "convbot.kind": "int8", "convbot.student_run": student_llm["run_id"]}
+        with mlflow.start_run(LLM_EXPERIMENT, f"int8-of-v{student_llm['version']}", tags) as run_id:
+            mlf.log_params({"method": info["method"], "qscheme": info["qscheme"],
+                            "student": f"{student_llm['model_name']}/{student_llm['version']}",
+                            "quantized_modules": len(info["quantized_modules"])})
+            mlf.log_metrics({"linear_weight_mb_fp32": info["linear_weight_bytes_fp32"] / 2**20,
+                             "linear_weight_mb_int8": info["linear_weight_bytes_int8"] / 2**20,
+                             "linear_compression": info["linear_compression"]})
+            model_info = mlf.pyfunc.log_model(
+                name="model", python_model=CausalLMPyfunc(), artifacts={MODEL_DIR_ARTIFACT: str(out)},
+                code_paths=[str(PROJECT_ROOT / "serving")], pip_requirements=_requirements(),
+                registered_model_name=config.registered_model_name,
+            )
+            version = str(model_info.registered_model_version)
+            mlflow.client().set_registered_model_alias(config.registered_model_name, CHALLENGER, version)
+            mlf.set_tag("convbot.model_version", version)
+    else:
+        context.log.info(f"reusing MLflow run {reused['run_id']}: same student and settings")
+        run_id, version = reused["run_id"], reused["model_version"]
+    info = json.loads((out / QUANT_INFO).read_text())
+    return MaterializeResult(
+        value={"run_id": run_id, "model_name": config.registered_model_name, "version": version,
+               "model_dir": str(out)},
+        metadata={"mlflow_run": MetadataValue.url(mlflow.run_url(run_id)), "registered_version": version,
+                  "linear_weight_mb_fp32": info["linear_weight_bytes_fp32"] / 2**20,
+                  "linear_weight_mb_int8": info["linear_weight_bytes_int8"] / 2**20,
+                  "linear_compression": float(info["linear_compression"]),
+                  "quantized_modules": len(info["quantized_modules"]), "path": MetadataValue.path(str(out))},
+    )
+
+
+class LlmEvalAssetConfig(Config):
+    max_perplexity_dialogs: int = _EVAL.max_perplexity_dialogs
+    speed_prompts: int = _EVAL.speed_prompts
+    max_new_tokens: int = _EVAL.max_new_tokens
+    num_draft_tokens: int = _EVAL.num_draft_tokens
+    threads: int = Field(default=0, description="torch threads per profiling process; 0 = torch's default")
+
+
+@asset(group_name=GROUP, compute_kind="mlflow")
+def llm_eval(context: AssetExecutionContext, config: LlmEvalAssetConfig, base_llm: dict, student_llm: dict,
+             quantized_llm: dict, dialog_corpus: dict, mlflow: MlflowResource) -> MaterializeResult:
+    """Perplexity, draft acceptance, tokens/s and peak memory: teacher, student, int8 and teacher+draft."""
+    import mlflow as mlf
+
+    cfg = LlmEvalConfig(config.max_perplexity_dialogs, config.speed_prompts, config.max_new_tokens,
+                        config.num_draft_tokens, _EVAL.max_length, config.threads or None)
+    heldout = read_corpus(dialog_corpus["path"], "heldout")
+    report = evaluate_llm_core(base_llm["path"], student_llm["model_dir"], quantized_llm["model_dir"], heldout, cfg)
+    metrics = flat_metrics(report)
+    rows = report["models"]
+    with tempfile.TemporaryDirectory() as tmp:
+        chart = model_comparison_png(rows, [("perplexity", "held-out perplexity"), ("tokens_per_s", "tokens / s"),
+                                            ("peak_rss_mb", "peak memory (MiB)")],
+                                     Path(tmp) / "llm_core_comparison.png", "LLM core, side by side")
+        with mlflow.resume_run(student_llm["run_id"]):
+            mlf.log_metrics({f"eval.{k}": v for k, v in metrics.items()})
+            mlf.log_dict(report, "llm_eval.json")
+            mlf.log_artifact(str(chart), "plots")
+        chart_meta = image(chart, "LLM core comparison")
+    table = "| model | perplexity | tokens/s | peak MiB |\n|---|---|---|---|\n" + "".join(
+        f"| {n} | {r.get('perplexity', float('nan')):.2f} | {r['tokens_per_s']:.1f} | {r['peak_rss_mb']:.0f} |\n"
+        for n, r in rows.items())
+    return MaterializeResult(
+        value={"report": report, "metrics": metrics, "student_run_id": student_llm["run_id"]},
+        metadata={"comparison": MetadataValue.md(table), "chart": chart_meta,
+                  "acceptance_rate": float(report["acceptance"]["acceptance_rate"]),
+                  "speculative_identical": bool(report["speculative_identical"]),
+                  **{k: float(v) for k, v in report["ratios"].items()},
+                  "teacher_perplexity": float(rows[TEACHER]["perplexity"]),
+                  "student_perplexity": float(rows[STUDENT]["perplexity"]),
+                  "int8_perplexity": float(rows[INT8]["perplexity"]),
+                  "speculative_tokens_per_s": float(rows[SPECULATIVE]["tokens_per_s"]),
+                  "mlflow_run": MetadataValue.url(mlflow.run_url(student_llm["run_id"]))},
+    )
+
+
+@asset_check(asset=llm_eval, blocking=True,
+             description="Assisted generation with the student as draft reproduces the teacher's greedy tokens.")
+def speculative_decoding_exact(llm_eval: dict) -> AssetCheckResult:
+    report = llm_eval["report"]
+    return AssetCheckResult(
+        passed=bool(report["speculative_identical"]), severity=AssetCheckSeverity.ERROR,
+        metadata={"mismatched_prompts": report["speculative_mismatched_prompts"],
+                  "prompts": report["n_speed_prompts"],
+                  "acceptance_rate": float(report["acceptance"]["acceptance_rate"])},
     )

@@ -33,12 +33,19 @@ def confusion_matrix_png(cm: np.ndarray, labels: list[str], path: str | Path, ti
     return Path(path)
 
 
-def training_curves_png(log_history: list[dict], path: str | Path) -> Path:
+def training_curves_png(log_history: list[dict], path: str | Path, title: str = "Intent model training",
+                        extra: tuple[str, ...] = ()) -> Path:
+    """Train and validation loss by step (from a Trainer's log_history), validation accuracy when
+    logged, and any `extra` train-log keys (e.g. the KL and CE parts of a distillation loss)."""
     train = [(h["step"], h["loss"]) for h in log_history if "loss" in h]
     evals = [(h["step"], h["eval_loss"], h.get("eval_accuracy")) for h in log_history if "eval_loss" in h]
     fig, ax = plt.subplots(figsize=(7, 4))
     if train:
         ax.plot(*zip(*train), label="train loss")
+    for key in extra:
+        points = [(h["step"], h[key]) for h in log_history if key in h and "eval_loss" not in h]
+        if points:
+            ax.plot(*zip(*points), alpha=0.7, label=f"train {key}")
     if evals:
         ax.plot([e[0] for e in evals], [e[1] for e in evals], "o-", label="validation loss")
     ax.set_xlabel("step")
@@ -49,7 +56,7 @@ def training_curves_png(log_history: list[dict], path: str | Path) -> Path:
         ax2.set_ylabel("accuracy")
         ax2.legend(loc="center right")
     ax.legend(loc="upper right")
-    ax.set_title("Intent model training")
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -76,6 +83,25 @@ def counts_png(counts: dict[str, dict[str, int]], path: str | Path, title: str) 
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=7)
     ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def model_comparison_png(rows: dict[str, dict[str, float]], metrics: list[tuple[str, str]], path: str | Path,
+                         title: str) -> Path:
+    """One bar panel per metric (key, axis label), one bar per model (row); missing values are skipped."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.6), squeeze=False)
+    names = list(rows)
+    for ax, (key, label) in zip(axes[0], metrics):
+        shown = [(n, rows[n][key]) for n in names if rows[n].get(key) is not None and np.isfinite(rows[n][key])]
+        if shown:
+            bars = ax.bar([n for n, _ in shown], [v for _, v in shown], color=plt.cm.tab10.colors[: len(shown)])
+            ax.bar_label(bars, fmt="%.3g", fontsize=7)
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

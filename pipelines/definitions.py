@@ -9,7 +9,7 @@ from assets import base_models, intent, llm
 from .settings import default_resources
 
 all_assets = load_assets_from_modules([base_models, intent, llm])
-all_checks = [intent.no_split_leakage, intent.intent_gate]
+all_checks = [intent.no_split_leakage, intent.intent_gate, llm.speculative_decoding_exact]
 
 intent_pipeline = define_asset_job(
     "intent_pipeline",
@@ -20,7 +20,7 @@ intent_pipeline = define_asset_job(
 llm_pipeline = define_asset_job(
     "llm_pipeline",
     selection=AssetSelection.groups("llm"),
-    description="The LLM core: the teacher's dialog corpus (distillation and quantization build on it).",
+    description="The LLM core: dialog corpus, distilled student, int8 student, side-by-side evaluation.",
 )
 
 weekly_retrain = ScheduleDefinition(

@@ -44,3 +44,18 @@ def clinc_path() -> Path:
     path = SHARED / "clinc150" / "data_full.json"
     assert path.exists(), f"reference data missing: {path}"
     return path
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, tiny_encoder, tiny_llm):
+    """Resources for a whole-chain materialize(): SQLite MLflow, a DVC repo and remote, tiny base models."""
+    from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
+
+    monkeypatch.setenv("CONVBOT_STATE", str(tmp_path / "state"))
+    resources = {
+        "mlflow": MlflowResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
+                                 artifact_root=str(tmp_path / "mlartifacts")),
+        "dvc": DvcResource(repo_dir=str(tmp_path / "repo"), remote_url=str(tmp_path / "dvc-remote")),
+        "model_store": ModelStoreResource(root=str(tmp_path / "models"), encoder=str(tiny_encoder), llm=str(tiny_llm)),
+    }
+    return tmp_path, resources

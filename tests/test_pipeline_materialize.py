@@ -14,24 +14,11 @@ from assets.intent import (
     SyntheticIntentsConfig,
 )
 from pipelines.definitions import all_assets, all_checks
-from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from serving.registry import CHALLENGER, CHAMPION, alias_version
 
 GOOD = {"num_train_epochs": 40, "learning_rate": 2e-3, "per_device_train_batch_size": 16,
         "logging_steps": 5, "save_total_limit": 1}
 WEAK = {"max_steps": 1, "learning_rate": 1e-7, "save_total_limit": 1}
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch, tiny_encoder, tiny_llm):
-    monkeypatch.setenv("CONVBOT_STATE", str(tmp_path / "state"))
-    resources = {
-        "mlflow": MlflowResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
-                                 artifact_root=str(tmp_path / "mlartifacts")),
-        "dvc": DvcResource(repo_dir=str(tmp_path / "repo"), remote_url=str(tmp_path / "dvc-remote")),
-        "model_store": ModelStoreResource(root=str(tmp_path / "models"), encoder=str(tiny_encoder), llm=str(tiny_llm)),
-    }
-    return tmp_path, resources
 
 
 def _run_config(catalog: Path, overrides: dict, real_data=()) -> RunConfig:

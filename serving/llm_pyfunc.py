@@ -1,0 +1,31 @@
+"""An MLflow pyfunc model around an LLM folder (plain `save_pretrained` or the int8 layout).
+
+MLflow's transformers flavor cannot hold a dynamic-quantized model (it is not `save_pretrained`-able),
+so the int8 student is registered as a pyfunc: the folder travels as an artifact and this class, with
+`serving/` shipped as code, loads it through `serving.llm_runtime.load_causal_lm` in any fresh process:
+
+    model = mlflow.pyfunc.load_model("models:/convbot-student-llm-int8@challenger")
+    model.predict(["what's the weather in oslo"], params={"max_new_tokens": 32})
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+
+MODEL_DIR_ARTIFACT = "model_dir"
+
+
+class CausalLMPyfunc(mlflow.pyfunc.PythonModel):
+    """Greedy chat replies: one user turn per input string, rendered with the model's chat template."""
+
+    def load_context(self, context) -> None:
+        from serving.llm_runtime import load_causal_lm
+
+        self.model, self.tokenizer = load_causal_lm(context.artifacts[MODEL_DIR_ARTIFACT])
+
+    def predict(self, context, model_input: list[str], params: dict | None = None) -> list[str]:
+        from serving.llm_runtime import generate_greedy
+
+        max_new_tokens = int((params or {}).get("max_new_tokens", 64))
+        texts, _, _ = generate_greedy(self.model, self.tokenizer, list(model_input), max_new_tokens)
+        return texts
