@@ -21,6 +21,7 @@ from evals.llm_report import INT8, SPECULATIVE, STUDENT, TEACHER, LlmEvalConfig,
 from evals.plots import model_comparison_png, training_curves_png
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import PROJECT_ROOT, project_path
+from serving.int8_linear import METHOD
 from serving.llm_pyfunc import MODEL_DIR_ARTIFACT, CausalLMPyfunc
 from serving.registry import CHALLENGER
 from training.distill import DistillConfig, distill, init_student_from_teacher, spread_layers
@@ -177,28 +178,27 @@ def student_llm(context: AssetExecutionContext, config: StudentLlmConfig, base_l
 
 
 class QuantizedLlmConfig(Config):
-    per_channel: bool = Field(default=True, description="per-output-channel int8 scales (else one per tensor)")
-    include_lm_head: bool = True
+    include_lm_head: bool = Field(default=True, description="quantize the output projection too (the largest matmul)")
     registered_model_name: str = "convbot-student-llm-int8"
 
 
 @asset(group_name=GROUP, compute_kind="torch")
 def quantized_llm(context: AssetExecutionContext, config: QuantizedLlmConfig, student_llm: dict,
                   mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
-    """The student with int8 Linear weights (dynamic quantization, CPU), registered as an MLflow pyfunc."""
+    """The student with int8 Linear weights (weight-only, CPU), registered as an MLflow pyfunc."""
     import mlflow as mlf
 
-    key = stable_hash([student_llm["key"], config.per_channel, config.include_lm_head, config.registered_model_name])
+    key = stable_hash([student_llm["key"], METHOD, config.model_dump()])
     work = model_store.work_dir("quantized_llm", key)
     out = work / "int8"
     reused = _reuse_or_none(mlflow, key)
     if reused is None or not (out / QUANT_INFO).exists():
         if not (out / QUANT_INFO).exists():
-            quantize_int8(student_llm["model_dir"], out, config.per_channel, config.include_lm_head)
+            quantize_int8(student_llm["model_dir"], out, config.include_lm_head)
         info = json.loads((out / QUANT_INFO).read_text())
         tags = {CACHE_TAG: key, "convbot.kind": "int8", "convbot.student_run": student_llm["run_id"]}
         with mlflow.start_run(LLM_EXPERIMENT, f"int8-of-v{student_llm['version']}", tags) as run_id:
-            mlf.log_params({"method": info["method"], "qscheme": info["qscheme"],
+            mlf.log_params({"method": info["method"],
                             "student": f"{student_llm['model_name']}/{student_llm['version']}",
                             "quantized_modules": len(info["quantized_modules"])})
             mlf.log_metrics({"linear_weight_mb_fp32": info["linear_weight_bytes_fp32"] / 2**20,

@@ -2,7 +2,7 @@
 optional draft model (speculative / assisted decoding), and the draft's acceptance rate.
 
 Imports only torch and transformers (not `training`), so a serving process stays small. The int8
-folder layout is the one `training.quantize.quantize_int8` writes; its file names are mirrored here.
+folder layout is described in `serving.int8_linear`.
 
 Assisted generation (transformers `generate(assistant_model=...)`): the draft proposes a few tokens,
 the target checks them all in one forward pass and keeps the longest prefix that matches its own
@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-QUANT_INFO = "convbot_quant.json"  # = training.quantize.QUANT_INFO
-INT8_STATE = "int8_state_dict.pt"  # = training.quantize.INT8_STATE
+from .int8_linear import INT8_STATE, QUANT_INFO, Int8WeightOnlyLinear, replace_linears
 
 Prompt = str | list[dict]
 
@@ -45,8 +44,7 @@ def is_int8_dir(path: str | os.PathLike) -> bool:
 
 def _load_int8(path: Path, verify_checksum: bool):
     import torch
-    from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
-    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
+    from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModelForCausalLM
 
     info = json.loads((path / QUANT_INFO).read_text())
@@ -58,21 +56,14 @@ def _load_int8(path: Path, verify_checksum: bool):
 
     config = AutoConfig.from_pretrained(path)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
-    qconfig = per_channel_dynamic_qconfig if info.get("qscheme") == "per_channel_affine" else default_dynamic_qconfig
-    names = info["quantized_modules"]
-    model = quantize_dynamic(model, {n: qconfig for n in names}, dtype=torch.qint8, inplace=True)
-    state = torch.load(state_file, map_location="cpu", weights_only=True)
-    model.load_state_dict(state, strict=True)
-
-    # verify: exactly the recorded modules are int8; the model's other weights came from the file
-    quantized = sorted(n for n, m in model.named_modules() if isinstance(m, DynamicQuantizedLinear))
-    if quantized != sorted(names):
+    try:
+        replace_linears(model, info["quantized_modules"], from_weights=False)
+        model.load_state_dict(load_file(state_file), strict=True)
+    except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
+        raise ModelLoadError(f"{path}: the int8 weights do not fit the model built from config.json: {exc}") from exc
+    quantized = sorted(n for n, m in model.named_modules() if isinstance(m, Int8WeightOnlyLinear))
+    if quantized != sorted(info["quantized_modules"]):
         raise ModelLoadError(f"{path}: quantized modules {quantized[:3]}... differ from {QUANT_INFO}")
-    out = model.get_output_embeddings()
-    if getattr(config, "tie_word_embeddings", False) and isinstance(out, torch.nn.Linear):
-        # lm_head kept in fp32: it must still be the input embedding (load_state_dict keeps the tie)
-        if out.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr():
-            model.tie_weights()
     return model.eval()
 
 

@@ -58,9 +58,7 @@ def test_llm_chain_distills_quantizes_evaluates_and_registers(env, small_catalog
     assert 0.0 <= evaluation["acceptance_rate"].value <= 1.0
     assert evaluation["speculative_identical"].value is True
     assert evaluation["teacher_perplexity"].value > 1.0
-    # hidden size 32: each int8 row of 32 bytes carries 16 bytes of per-channel scale and zero point
-    # (the packaged model's rows of 576 reach ~3.9x, see docs/benchmarks.md)
-    assert meta[AssetKey("quantized_llm")]["linear_compression"].value > 2.5
+    assert meta[AssetKey("quantized_llm")]["linear_compression"].value > 3.0
 
     # the registered int8 model is an MLflow pyfunc that a fresh process loads and runs from the registry
     code = ("import json, sys, mlflow; mlflow.set_registry_uri(sys.argv[1]); mlflow.set_tracking_uri(sys.argv[1]); "
