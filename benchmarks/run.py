@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline ...]` (all by default).
+"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline|llm ...]` (all by default).
 
 Each prints its figures and appends them, with the command, to state/bench/results.jsonl.
 """
@@ -109,11 +109,92 @@ def bench_pipeline() -> None:
     bench_latency(str(next((state / "models" / "work" / "intent_model").glob("*/model"))))
 
 
+def bench_llm(student_layers: int = 10, n_train: int = 240, n_heldout: int = 24, speed_prompts: int = 4,
+              max_new_tokens: int = 48, repeats: int = 3) -> None:
+    """The LLM core side by side: teacher fp32/int8, distilled student fp32/int8, teacher + student draft.
+
+    Dialogs: CLINC150 user requests (train split for distillation, test split held out) answered by the
+    teacher. Speed: each configuration in a fresh process, `repeats` rounds in alternating order, medians.
+    """
+    from evals.llm_metrics import perplexity
+    from evals.llm_profile import profile_in_subprocess
+    from evals.llm_report import prompts_of
+    from serving.llm_runtime import acceptance_rate, load_causal_lm
+    from training.base_models import resolve_llm
+    from training.dialog_corpus import DialogCorpusConfig, messages_for, teacher_replies
+    from training.distill import DistillConfig, distill, init_student_from_teacher, spread_layers
+    from training.quantize import quantize_int8
+
+    clinc = json.loads(CLINC.read_text())
+    work = Path(tempfile.mkdtemp(prefix="bench-llm-"))
+    teacher = resolve_llm(store_dir=ROOT / "state" / "models" / "base").path
+    users = {"train": [t for t, _ in clinc["train"][:: len(clinc["train"]) // n_train][:n_train]],
+             "heldout": [t for t, _ in clinc["test"][:: len(clinc["test"]) // n_heldout][:n_heldout]]}
+    start = time.perf_counter()
+    dialogs = {}
+    for split, texts in users.items():
+        replies = teacher_replies(teacher, texts, DialogCorpusConfig(max_new_tokens=max_new_tokens, batch_size=8))
+        dialogs[split] = [{"messages": messages_for(u, r)} for u, r in zip(texts, replies) if r.strip()]
+    corpus_s = time.perf_counter() - start
+
+    from transformers import AutoConfig
+
+    layers = spread_layers(AutoConfig.from_pretrained(teacher).num_hidden_layers, student_layers)
+    init = init_student_from_teacher(teacher, work / "init", layers)
+    start = time.perf_counter()
+    outcome = distill(teacher, init, dialogs["train"], dialogs["heldout"], work / "distill", DistillConfig())
+    distill_s = time.perf_counter() - start
+    student = outcome.model_dir
+    models = {"teacher": teacher, "teacher_int8": quantize_int8(teacher, work / "teacher_int8"),
+              "student": student, "student_int8": quantize_int8(student, work / "student_int8"),
+              "student_init": init}
+
+    figures: dict = {"models": {}}
+    for name, path in models.items():
+        model, tokenizer = load_causal_lm(path)
+        figures["models"][name] = {"perplexity": round(perplexity(model, tokenizer, dialogs["heldout"]), 3)}
+        del model
+
+    prompts = prompts_of(dialogs["heldout"][:speed_prompts])
+    configs = {name: (models[name], None) for name in ("teacher", "teacher_int8", "student", "student_int8")}
+    configs["teacher+draft"] = (teacher, student)
+    runs: dict[str, list[dict]] = {name: [] for name in configs}
+    for r in range(repeats):
+        order = list(configs) if r % 2 == 0 else list(reversed(configs))
+        for name in order:
+            path, draft = configs[name]
+            runs[name].append(profile_in_subprocess(path, prompts, max_new_tokens, draft_dir=draft))
+    for name, results in runs.items():
+        figures["models"].setdefault(name, {}).update(
+            tokens_per_s=round(statistics.median(x["tokens_per_s"] for x in results), 2),
+            peak_rss_mb=round(statistics.median(x["peak_rss_mb"] for x in results), 1))
+    same = all(a["token_ids"] == b["token_ids"] for a, b in zip(runs["teacher+draft"], runs["teacher"]))
+    target, tokenizer = load_causal_lm(teacher)
+    draft, _ = load_causal_lm(student)
+    accept = acceptance_rate(target, draft, tokenizer, prompts, max_new_tokens, target_token_ids=runs["teacher"][0]["token_ids"])
+    info = {n: json.loads((models[n] / "convbot_quant.json").read_text()) for n in ("teacher_int8", "student_int8")}
+    m = figures["models"]
+    figures.update({
+        "student_layers": student_layers, "layer_map": layers, "train_dialogs": len(dialogs["train"]),
+        "heldout_dialogs": len(dialogs["heldout"]), "speed_prompts": len(prompts), "max_new_tokens": max_new_tokens,
+        "repeats": repeats, "corpus_s": round(corpus_s, 1), "distill_s": round(distill_s, 1),
+        "speculative_identical_greedy": same, "acceptance_rate": round(accept["acceptance_rate"], 3),
+        "speculative_speedup": round(m["teacher+draft"]["tokens_per_s"] / m["teacher"]["tokens_per_s"], 2),
+        "int8_speedup": round(m["teacher_int8"]["tokens_per_s"] / m["teacher"]["tokens_per_s"], 2),
+        "int8_linear_compression": round(info["teacher_int8"]["linear_compression"], 2),
+        "int8_perplexity_ratio": round(m["teacher_int8"]["perplexity"] / m["teacher"]["perplexity"], 3),
+        "student_speedup": round(m["student"]["tokens_per_s"] / m["teacher"]["tokens_per_s"], 2),
+        "student_perplexity_ratio": round(m["student"]["perplexity"] / m["teacher"]["perplexity"], 3),
+        "bars": "speculative identical and >= 1.5x; int8 >= 3x smaller, >= 1.5x tokens/s, perplexity within 10%",
+    })
+    _record("llm", figures)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    benches = {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency}
-    parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: pipeline (with latency) and clinc")
-    which = parser.parse_args().which or ["pipeline", "clinc"]
+    benches = {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency, "llm": bench_llm}
+    parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: pipeline (with latency), clinc, llm")
+    which = parser.parse_args().which or ["pipeline", "clinc", "llm"]
     unknown = set(which) - set(benches)
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(benches)}")

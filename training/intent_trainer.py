@@ -42,14 +42,15 @@ class TrainOutcome:
     training_args: dict
 
 
-def load_training_args(recipe: str | os.PathLike, output_dir: str | os.PathLike, overrides: dict | None = None):
-    """TrainingArguments from a YAML recipe, with per-run overrides on top."""
+def load_training_args(recipe: str | os.PathLike, output_dir: str | os.PathLike, overrides: dict | None = None,
+                       args_class=None):
+    """TrainingArguments (or a subclass such as TRL's DPOConfig) from a YAML recipe, overrides on top."""
     from transformers import TrainingArguments
 
     values = yaml.safe_load(Path(recipe).read_text()) or {}
     values.update(overrides or {})
     values["output_dir"] = str(output_dir)
-    return TrainingArguments(**values)
+    return (args_class or TrainingArguments)(**values)
 
 
 class MetricsForwarder:
