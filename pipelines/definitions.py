@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dagster import AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job, load_assets_from_modules
 
-from assets import base_models, intent, llm
+from assets import base_models, intent, llm, preferences
 
 from .settings import default_resources
 
-all_assets = load_assets_from_modules([base_models, intent, llm])
-all_checks = [intent.no_split_leakage, intent.intent_gate, llm.speculative_decoding_exact]
+all_assets = load_assets_from_modules([base_models, intent, llm, preferences])
+all_checks = [intent.no_split_leakage, intent.intent_gate, llm.speculative_decoding_exact,
+              preferences.dpo_preference_gate]
 
 intent_pipeline = define_asset_job(
     "intent_pipeline",
@@ -21,6 +22,12 @@ llm_pipeline = define_asset_job(
     "llm_pipeline",
     selection=AssetSelection.groups("llm"),
     description="The LLM core: dialog corpus, distilled student, int8 student, side-by-side evaluation.",
+)
+
+preference_refresh = define_asset_job(
+    "preference_refresh",
+    selection=AssetSelection.groups("preferences"),
+    description="User corrections: redacted feedback, preference pairs, DPO adapter, evaluation and its gate.",
 )
 
 weekly_retrain = ScheduleDefinition(
@@ -35,7 +42,8 @@ weekly_retrain = ScheduleDefinition(
 defs = Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[intent_pipeline, llm_pipeline],
+    jobs=[intent_pipeline, llm_pipeline, preference_refresh],
     schedules=[weekly_retrain],
+    sensors=[preferences.feedback_sensor],
     resources=default_resources(),
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import mlflow.pyfunc
 
 MODEL_DIR_ARTIFACT = "model_dir"
+ADAPTER_ARTIFACT = "adapter_dir"
 
 
 class CausalLMPyfunc(mlflow.pyfunc.PythonModel):
@@ -22,6 +23,26 @@ class CausalLMPyfunc(mlflow.pyfunc.PythonModel):
         from serving.llm_runtime import load_causal_lm
 
         self.model, self.tokenizer = load_causal_lm(context.artifacts[MODEL_DIR_ARTIFACT])
+
+    def predict(self, context, model_input: list[str], params: dict | None = None) -> list[str]:
+        from serving.llm_runtime import generate_greedy
+
+        max_new_tokens = int((params or {}).get("max_new_tokens", 64))
+        texts, _, _ = generate_greedy(self.model, self.tokenizer, list(model_input), max_new_tokens)
+        return texts
+
+
+class LoraAdapterPyfunc(mlflow.pyfunc.PythonModel):
+    """A PEFT LoRA adapter applied to its base model at load time (model_config["base_dir"])."""
+
+    def load_context(self, context) -> None:
+        import torch
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        base = AutoModelForCausalLM.from_pretrained(context.model_config["base_dir"], dtype=torch.float32)
+        self.model = PeftModel.from_pretrained(base, context.artifacts[ADAPTER_ARTIFACT]).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(context.artifacts[ADAPTER_ARTIFACT])
 
     def predict(self, context, model_input: list[str], params: dict | None = None) -> list[str]:
         from serving.llm_runtime import generate_greedy

@@ -12,7 +12,7 @@ from training.dpo import DpoRunConfig, implicit_rewards, load_policy, merge_adap
 from training.errors import DataValidationError
 from training.feedback import read_feedback, synthetic_feedback, write_feedback
 from training.pii import redact
-from training.preferences import build_pairs, read_pairs, write_pairs
+from training.preferences import build_pairs, write_pairs
 
 PII = {
     "email": "ana.silva@example.com",

@@ -275,7 +275,6 @@ def distillation_loss(student_logits, teacher_logits, labels, temperature: float
 
     Causal LM: logits at position t predict the token at t + 1, so labels are shifted left.
     """
-    import torch
     import torch.nn.functional as F
 
     if student_logits.shape[-1] != teacher_logits.shape[-1]:

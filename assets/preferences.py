@@ -1,0 +1,254 @@
+"""Preference assets: user corrections -> redacted feedback -> preference pairs -> DPO adapter -> evaluation."""
+
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Config,
+    DefaultSensorStatus,
+    MaterializeResult,
+    MetadataValue,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    asset,
+    asset_check,
+    sensor,
+)
+from pydantic import Field
+
+from evals.dpo_metrics import evaluate_dpo
+from evals.plots import training_curves_png
+from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
+from pipelines.settings import state_dir
+from serving.llm_pyfunc import ADAPTER_ARTIFACT, LoraAdapterPyfunc
+from serving.registry import CHALLENGER, alias_version
+from training.dpo import DpoRunConfig, load_policy, merge_adapter, train_dpo_adapter
+from training.feedback import read_feedback, synthetic_feedback, write_feedback
+from training.fileio import atomic_write_json, atomic_write_text, sha256_dir, sha256_file, stable_hash
+from training.preferences import PreferenceConfig, build_pairs, read_pairs, write_pairs
+
+from .metadata import image
+
+GROUP = "preferences"
+DPO_EXPERIMENT = "dpo"
+CACHE_TAG = "convbot.cache_key"
+STUDENT_MODEL = "convbot-student-llm"
+_PREF = PreferenceConfig()
+_DPO = DpoRunConfig()
+
+
+def feedback_inbox() -> Path:
+    """Where user corrections arrive as *.jsonl files (watched by `feedback_sensor`)."""
+    return state_dir() / "feedback" / "inbox"
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    return sorted(inbox.glob("*.jsonl")) if inbox.is_dir() else []
+
+
+class FeedbackLogConfig(Config):
+    synthetic_records: int = Field(default=400, description="synthetic corrections written when the inbox is empty; 0 = none")
+    seed: int = 0
+
+
+@asset(group_name=GROUP, compute_kind="python")
+def feedback_log(context: AssetExecutionContext, config: FeedbackLogConfig, dvc: DvcResource) -> MaterializeResult:
+    """User corrections from the inbox, schema-checked, PII-redacted, under data/feedback (malformed rows quarantined)."""
+    inbox = feedback_inbox()
+    files = inbox_files(inbox)
+    if not files and config.synthetic_records > 0:
+        synthetic = inbox / f"synthetic-{config.seed}.jsonl"
+        atomic_write_text(synthetic, "\n".join(synthetic_feedback(config.synthetic_records, config.seed)) + "\n")
+        context.log.info(f"inbox {inbox} was empty: wrote {config.synthetic_records} synthetic corrections")
+        files = [synthetic]
+    if not files:
+        raise FileNotFoundError(f"no feedback: put JSONL files in {inbox} (or set synthetic_records > 0)")
+    batch = read_feedback(files)
+    target = dvc.data_path / "feedback"
+    write_feedback(batch.records, target / "feedback.jsonl")
+    atomic_write_json(target / "feedback_card.json", {"sources": {f.name: sha256_file(f) for f in files}, **batch.stats()})
+    # only line, field and reason: the raw text of a rejected row may hold unredacted PII
+    atomic_write_json(state_dir() / "quarantine" / "feedback_log.json", batch.quarantined)
+    stats = batch.stats()
+    return MaterializeResult(
+        value={"path": str(target), "content_sha256": sha256_dir(target)},
+        metadata={"records": stats["records"], "quarantined_rows": stats["quarantined"],
+                  "quarantine_reasons": MetadataValue.json(stats["quarantine_reasons"]),
+                  "redactions": MetadataValue.json(stats["redactions"]), "files": len(files),
+                  "inbox": MetadataValue.path(str(inbox))},
+    )
+
+
+class PreferencePairsConfig(Config):
+    heldout_fraction: float = _PREF.heldout_fraction
+    seed: int = _PREF.seed
+
+
+@asset(group_name=GROUP, compute_kind="dvc")
+def preference_pairs(context: AssetExecutionContext, config: PreferencePairsConfig, feedback_log: dict,
+                     dvc: DvcResource) -> MaterializeResult:
+    """(prompt, chosen = correction, rejected = original answer), deduplicated, split by prompt, DVC-versioned."""
+    records = read_feedback([Path(feedback_log["path"]) / "feedback.jsonl"]).records
+    cfg = PreferenceConfig(config.heldout_fraction, config.seed)
+    splits, duplicates = build_pairs(records, cfg)
+    target = dvc.data_path / "preferences"
+    write_pairs(splits, target, {"feedback_sha256": feedback_log["content_sha256"], "config": cfg.__dict__,
+                                 "duplicates_dropped": duplicates})
+    version = dvc.commit_data()
+    return MaterializeResult(
+        value={"path": str(target), "data_version": version, "content_sha256": sha256_dir(target)},
+        metadata={"data_version": version, "pairs_train": len(splits["train"]), "pairs_heldout": len(splits["heldout"]),
+                  "duplicates_dropped": duplicates, "path": MetadataValue.path(str(target))},
+    )
+
+
+class DpoAdapterConfig(Config):
+    base: str = Field(default="student", description="'student' (the registered student LLM, else the teacher) or 'teacher'")
+    recipe: str = Field(default=_DPO.recipe, description="YAML of trl.DPOConfig")
+    overrides: dict[str, Any] = Field(default={}, description="DPOConfig fields to override, e.g. max_steps")
+    lora_r: int = _DPO.lora_r
+    lora_alpha: int = _DPO.lora_alpha
+    registered_model_name: str = "convbot-dpo-adapter"
+
+
+def _dpo_base(config: DpoAdapterConfig, base_llm: dict, mlflow: MlflowResource, model_store: ModelStoreResource,
+              context) -> tuple[str, str]:
+    """(local folder, description) of the model the adapter is trained on."""
+    if config.base not in ("student", "teacher"):
+        raise ValueError(f"dpo_adapter config, field 'base': expected 'student' or 'teacher', got '{config.base}'")
+    if config.base == "student":
+        client = mlflow.client()
+        for alias in ("champion", CHALLENGER):
+            version = alias_version(client, STUDENT_MODEL, alias)
+            if version is not None:
+                folder = Path(model_store.root, "registry", STUDENT_MODEL, version)
+                if not (folder / "config.json").exists():
+                    parts = mlflow.load_transformers(f"models:/{STUDENT_MODEL}/{version}")
+                    folder.mkdir(parents=True, exist_ok=True)
+                    parts["model"].save_pretrained(folder)
+                    parts["tokenizer"].save_pretrained(folder)
+                return str(folder), f"models:/{STUDENT_MODEL}/{version} (@{alias})"
+        context.log.info(f"no registered {STUDENT_MODEL} yet: training the adapter on the teacher")
+    return base_llm["path"], base_llm["spec"]
+
+
+@asset(group_name=GROUP, compute_kind="trl")
+def dpo_adapter(context: AssetExecutionContext, config: DpoAdapterConfig, preference_pairs: dict, base_llm: dict,
+                mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
+    """A LoRA adapter trained with DPO on the corrections; one MLflow run, registered as `challenger`."""
+    import mlflow as mlf
+
+    from pipelines.settings import PROJECT_ROOT, project_path
+
+    base_dir, base_desc = _dpo_base(config, base_llm, mlflow, model_store, context)
+    recipe = project_path(config.recipe)
+    cfg = DpoRunConfig(str(recipe), dict(config.overrides), config.lora_r, config.lora_alpha)
+    key = stable_hash([preference_pairs["content_sha256"], sha256_dir(base_dir, "*.safetensors"), recipe.read_text(),
+                       {**cfg.__dict__, "recipe": None}, config.registered_model_name])
+    work = model_store.work_dir("dpo_adapter", key)
+    run_id = mlflow.find_finished_run(DPO_EXPERIMENT, {CACHE_TAG: key})
+    if run_id is None or not (work / "adapter").exists():
+        tags = {CACHE_TAG: key, "convbot.data_version": preference_pairs["data_version"], "convbot.base": base_desc}
+        with mlflow.start_run(DPO_EXPERIMENT, f"dpo-{preference_pairs['data_version'][:8]}", tags) as run_id:
+            mlf.log_params({"base": base_desc, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
+                            "lora_dropout": cfg.lora_dropout, "target_modules": ",".join(cfg.target_modules),
+                            "recipe": config.recipe, **{f"override.{k}": v for k, v in config.overrides.items()}})
+            outcome = train_dpo_adapter(base_dir, read_pairs(preference_pairs["path"], "train"),
+                                        read_pairs(preference_pairs["path"], "heldout"), work, cfg,
+                                        metrics_sink=lambda m, step: mlf.log_metrics(
+                                            {k.replace("/", "_"): v for k, v in m.items()}, step=step))
+            mlf.log_params({k: outcome.training_args[k] for k in ("beta", "learning_rate", "num_train_epochs", "max_steps")})
+            curves = training_curves_png(outcome.log_history, work / "dpo_curves.png", "DPO",
+                                         extra=("rewards/margins", "rewards/accuracies"))
+            mlf.log_artifact(str(curves), "plots")
+            info = mlf.pyfunc.log_model(
+                name="adapter", python_model=LoraAdapterPyfunc(), artifacts={ADAPTER_ARTIFACT: str(outcome.adapter_dir)},
+                model_config={"base_dir": base_dir}, code_paths=[str(PROJECT_ROOT / "serving")],
+                registered_model_name=config.registered_model_name,
+            )
+            version = str(info.registered_model_version)
+            mlflow.client().set_registered_model_alias(config.registered_model_name, CHALLENGER, version)
+            mlf.set_tag("convbot.model_version", version)
+    else:
+        context.log.info(f"reusing MLflow run {run_id}: same pairs, base and recipe")
+    run = mlflow.client().get_run(run_id)
+    curves = work / "dpo_curves.png"
+    return MaterializeResult(
+        value={"run_id": run_id, "adapter_dir": str(work / "adapter"), "base_dir": base_dir,
+               "version": run.data.tags["convbot.model_version"], "model_name": config.registered_model_name,
+               "beta": float(run.data.params.get("beta", 0.1)), "work": str(work)},
+        metadata={"mlflow_run": MetadataValue.url(mlflow.run_url(run_id)), "base": base_desc,
+                  "registered_version": run.data.tags["convbot.model_version"],
+                  **{k: float(v) for k, v in run.data.metrics.items() if k.startswith("eval_rewards")},
+                  **({"dpo_curves": image(curves, "DPO curves")} if curves.exists() else {})},
+    )
+
+
+class DpoEvalConfig(Config):
+    max_generate: int = Field(default=24, description="held-out prompts answered by base and policy")
+    max_new_tokens: int = 48
+    merge: bool = Field(default=True, description="also write the base with the adapter merged in, for serving")
+
+
+@asset(group_name=GROUP, compute_kind="mlflow")
+def dpo_eval(context: AssetExecutionContext, config: DpoEvalConfig, dpo_adapter: dict, preference_pairs: dict,
+             mlflow: MlflowResource) -> MaterializeResult:
+    """Held-out preference accuracy and how far generated answers move toward the corrections."""
+    import mlflow as mlf
+
+    heldout = read_pairs(preference_pairs["path"], "heldout")
+    model, tokenizer = load_policy(dpo_adapter["base_dir"], dpo_adapter["adapter_dir"])
+    report = evaluate_dpo(model, tokenizer, heldout, dpo_adapter["beta"], config.max_new_tokens, config.max_generate)
+    metrics = {k: float(v) for k, v in report.items() if isinstance(v, (int, float))}
+    merged = None
+    if config.merge:
+        merged = merge_adapter(dpo_adapter["base_dir"], dpo_adapter["adapter_dir"], Path(dpo_adapter["work"]) / "merged")
+    with mlflow.resume_run(dpo_adapter["run_id"]):
+        mlf.log_metrics({f"heldout_{k}": v for k, v in metrics.items()})
+        mlf.log_dict(report, "dpo_eval.json")
+    examples = "\n\n".join(f"**user:** {e['prompt']}  \n**correction:** {e['correction']}  \n"
+                           f"**base:** {e['base']}  \n**policy:** {e['policy']}" for e in report["examples"])
+    return MaterializeResult(
+        value={"metrics": metrics, "run_id": dpo_adapter["run_id"], "merged_dir": str(merged) if merged else None},
+        metadata={**metrics, "examples": MetadataValue.md(examples),
+                  "merged_model": MetadataValue.path(str(merged)) if merged else "not merged",
+                  "mlflow_run": MetadataValue.url(mlflow.run_url(dpo_adapter["run_id"]))},
+    )
+
+
+class DpoGateConfig(Config):
+    min_preference_accuracy: float = Field(default=0.85, description="held-out preference accuracy must reach this")
+
+
+@asset_check(asset=dpo_eval, blocking=True, description="Held-out preference accuracy of the DPO policy >= the bar.")
+def dpo_preference_gate(config: DpoGateConfig, dpo_eval: dict) -> AssetCheckResult:
+    accuracy = dpo_eval["metrics"]["preference_accuracy"]
+    passed = accuracy >= config.min_preference_accuracy
+    return AssetCheckResult(
+        passed=passed, severity=AssetCheckSeverity.ERROR,
+        description=(f"preference accuracy {accuracy:.3f} {'>=' if passed else '<'} {config.min_preference_accuracy}"),
+        metadata={"preference_accuracy": accuracy, "threshold": config.min_preference_accuracy,
+                  "moved_toward_rate": dpo_eval["metrics"]["moved_toward_rate"]},
+    )
+
+
+def inbox_state(inbox: Path) -> str:
+    """A fingerprint of the inbox: file names, sizes and modification times."""
+    return stable_hash([(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in inbox_files(inbox)])
+
+
+@sensor(job_name="preference_refresh", minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
+        description="New or changed feedback files in the inbox start a preference refresh and a DPO run.")
+def feedback_sensor(context: SensorEvaluationContext):
+    inbox = feedback_inbox()
+    if not inbox_files(inbox):
+        return SkipReason(f"no feedback files in {inbox}")
+    state = inbox_state(inbox)
+    if state == context.cursor:
+        return SkipReason("no new feedback since the last run")
+    context.update_cursor(state)
+    return RunRequest(run_key=state)
