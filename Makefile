@@ -50,6 +50,7 @@ run: install
 	$(BIN)/dagster job execute -m pipelines.definitions -j intent_pipeline
 	$(BIN)/dagster job execute -m pipelines.definitions -j llm_pipeline
 	$(BIN)/dagster job execute -m pipelines.definitions -j preference_refresh
+	$(BIN)/dagster job execute -m pipelines.definitions -j embedder_pipeline
 	@echo "Done. Data: data/ (data.dvc); MLflow: $(CONVBOT_STATE)/mlflow.db; Dagster: $(DAGSTER_HOME)."
 	@echo "Look at it with 'make ui': Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000."
 

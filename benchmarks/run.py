@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline|llm ...]` (all by default).
+"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline|llm|dp|dpo ...]` (all by default).
 
 Each prints its figures and appends them, with the command, to state/bench/results.jsonl.
 """
@@ -190,11 +190,71 @@ def bench_llm(student_layers: int = 10, n_train: int = 240, n_heldout: int = 24,
     _record("llm", figures)
 
 
+def bench_dp(epsilons: tuple[float, ...] = (1.0, 4.0, 8.0), intents: int = 30, per_intent: int = 60) -> None:
+    """Retrieval utility against epsilon: MiniLM fine-tuned on CLINC150 utterances with DP-SGD at each
+    epsilon, without DP, and not at all; recall@1/@5 and MRR on held-out CLINC150 paraphrase pairs."""
+    from evals.retrieval import paraphrase_pairs, retrieval_metrics
+    from training.base_models import resolve_encoder
+    from training.dp_embedder import EmbedderTrainConfig, base_embedder, load_embedder, train_embedder
+
+    clinc = json.loads(CLINC.read_text())
+    chosen = sorted({y for _, y in clinc["train"] if y != "oos"})[:: 150 // intents][:intents]
+    keep = set(chosen)
+    by_intent: dict[str, list[str]] = {}
+    for t, y in clinc["train"]:
+        if y in keep:
+            by_intent.setdefault(y, []).append(t)
+    train = [(t, y) for y, texts in sorted(by_intent.items()) for t in texts[:per_intent]]
+    test = [(t, y) for t, y in clinc["test"] if y in keep]
+    pairs = paraphrase_pairs([t for t, _ in test], [y for _, y in test], per_label=10)
+    encoder = resolve_encoder().path
+    work = Path(tempfile.mkdtemp(prefix="bench-dp-"))
+    rows = {"base": {**retrieval_metrics(lambda xs: base_embedder(encoder).encode(xs, normalize_embeddings=True), pairs),
+                     "epsilon": None}}
+    for eps in (None, *epsilons):
+        cfg = EmbedderTrainConfig(target_epsilon=eps, epochs=3, batch_size=64, learning_rate=5e-4)
+        start = time.perf_counter()
+        out = train_embedder(encoder, [t for t, _ in train], [y for _, y in train], work / f"eps{eps}", cfg)
+        model = load_embedder(out.model_dir)
+        name = "no_dp" if eps is None else f"dp_eps{eps:g}"
+        rows[name] = {**retrieval_metrics(lambda xs: model.encode(xs, normalize_embeddings=True), pairs),
+                      "epsilon": out.epsilon_spent, "train_s": round(time.perf_counter() - start, 1)}
+    _record("dp", {"intents": intents, "train_examples": len(train), "heldout_pairs": len(pairs), "delta": 1e-5,
+                   "max_grad_norm": 1.0, "epochs": 3, "results": rows})
+
+
+def bench_dpo(feedback_records: int = 400, max_steps: int | None = None) -> None:
+    """DPO with a LoRA adapter on the packaged SmolLM2 over synthetic corrections: held-out preference
+    accuracy (bar >= 85%) and movement of generated answers toward the corrections."""
+    from evals.dpo_metrics import evaluate_dpo
+    from training.base_models import resolve_llm
+    from training.dpo import DpoRunConfig, load_policy, train_dpo_adapter
+    from training.feedback import read_feedback, synthetic_feedback
+    from training.preferences import build_pairs
+
+    work = Path(tempfile.mkdtemp(prefix="bench-dpo-"))
+    inbox = work / "feedback.jsonl"
+    inbox.write_text("\n".join(synthetic_feedback(feedback_records, seed=7)) + "\n")
+    splits, _ = build_pairs(read_feedback([inbox]).records)
+    base = resolve_llm(store_dir=ROOT / "state" / "models" / "base").path
+    cfg = DpoRunConfig(overrides={"max_steps": max_steps} if max_steps else {})
+    start = time.perf_counter()
+    out = train_dpo_adapter(base, splits["train"], splits["heldout"], work / "run", cfg)
+    train_s = time.perf_counter() - start
+    model, tokenizer = load_policy(base, out.adapter_dir)
+    report = evaluate_dpo(model, tokenizer, splits["heldout"], beta=out.training_args["beta"])
+    _record("dpo", {"base": "packaged SmolLM2-135M-Instruct", "train_pairs": len(splits["train"]),
+                    "heldout_pairs": len(splits["heldout"]), "train_s": round(train_s, 1),
+                    **{k: round(v, 4) if isinstance(v, float) else v for k, v in report.items() if k != "examples"},
+                    "bar": "preference_accuracy >= 0.85"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    benches = {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency, "llm": bench_llm}
-    parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: pipeline (with latency), clinc, llm")
-    which = parser.parse_args().which or ["pipeline", "clinc", "llm"]
+    benches = {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency, "llm": bench_llm,
+               "dp": bench_dp, "dpo": bench_dpo}
+    parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: all (latency runs with pipeline)")
+    which = parser.parse_args().which or ["pipeline", "clinc", "llm", "dp", "dpo"]
     unknown = set(which) - set(benches)
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(benches)}")

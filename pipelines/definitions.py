@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dagster import AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job, load_assets_from_modules
 
-from assets import base_models, intent, llm, preferences
+from assets import base_models, embedder, intent, llm, preferences
 
 from .settings import default_resources
 
-all_assets = load_assets_from_modules([base_models, intent, llm, preferences])
+all_assets = load_assets_from_modules([base_models, intent, llm, preferences, embedder])
 all_checks = [intent.no_split_leakage, intent.intent_gate, llm.speculative_decoding_exact,
               preferences.dpo_preference_gate]
 
@@ -30,6 +30,12 @@ preference_refresh = define_asset_job(
     description="User corrections: redacted feedback, preference pairs, DPO adapter, evaluation and its gate.",
 )
 
+embedder_pipeline = define_asset_job(
+    "embedder_pipeline",
+    selection=AssetSelection.groups("embedder"),
+    description="The retriever's encoder fine-tuned under DP-SGD within the privacy budget, and its retrieval metrics.",
+)
+
 weekly_retrain = ScheduleDefinition(
     name="weekly_retrain",
     job=intent_pipeline,
@@ -42,7 +48,7 @@ weekly_retrain = ScheduleDefinition(
 defs = Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[intent_pipeline, llm_pipeline, preference_refresh],
+    jobs=[intent_pipeline, llm_pipeline, preference_refresh, embedder_pipeline],
     schedules=[weekly_retrain],
     sensors=[preferences.feedback_sensor],
     resources=default_resources(),

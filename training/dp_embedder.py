@@ -1,0 +1,192 @@
+"""Sentence-embedding fine-tune of the base encoder, with or without DP-SGD (Opacus).
+
+The objective is intent classification over the L2-normalised mean-pooled embedding
+(logits = scale * W normalize(e)). Its loss is a sum of per-example
+losses, which DP-SGD needs: each example's gradient is clipped on its own (max_grad_norm) before
+Gaussian noise is added. In-batch-negative contrastive losses couple the examples of a batch and
+would void the per-example guarantee, so they are not used here.
+
+With `target_epsilon`, Opacus' `make_private_with_epsilon` calibrates the noise for (epsilon, delta)
+over the configured epochs with Poisson sampling, and the epsilon actually spent is read back from
+the accountant. The token embeddings are frozen (they are most of MiniLM's weights and per-example
+gradients of them cost memory without helping much); every other encoder weight trains.
+
+The result is saved as a sentence-transformers model (Transformer -> mean Pooling -> Normalize).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .errors import ConvbotError
+from .fileio import atomic_dir
+
+log = logging.getLogger(__name__)
+
+EMBEDDER_INFO = "convbot_embedder.json"
+
+
+class PrivacyConfigError(ConvbotError):
+    """A DP run that cannot give the promised guarantee as configured."""
+
+
+@dataclass(frozen=True)
+class EmbedderTrainConfig:
+    epochs: int = 2
+    batch_size: int = 64  # expected batch size; with Poisson sampling each batch's size varies around it
+    learning_rate: float = 5e-4
+    max_length: int = 32
+    scale: float = 20.0  # cosine-classifier temperature
+    target_epsilon: float | None = 8.0  # None = no DP (the non-private baseline)
+    target_delta: float = 1e-5
+    max_grad_norm: float = 1.0
+    accountant: str = "prv"
+    seed: int = 0
+
+
+@dataclass
+class EmbedderOutcome:
+    model_dir: Path
+    epsilon_spent: float | None
+    delta: float | None
+    noise_multiplier: float | None
+    losses: list[float]
+    steps: int
+    n_train: int
+
+
+def _cosine_classifier(hidden: int, n_labels: int, scale: float):
+    import torch
+    from torch import nn
+
+    class CosineEmbeddingClassifier(nn.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+            self.classes = nn.Linear(hidden, n_labels, bias=False)
+            self.scale = scale
+
+        def embed(self, input_ids, attention_mask):
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(out.dtype)
+            pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+        def forward(self, input_ids, attention_mask):
+            # every weight is used through a module call: Opacus computes per-example gradients in module
+            # hooks, and a weight used directly (e.g. normalised here) would escape clipping and noise
+            return self.scale * self.classes(self.embed(input_ids, attention_mask))
+
+    return CosineEmbeddingClassifier
+
+
+def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: list[str],
+                   out_dir: str | os.PathLike, cfg: EmbedderTrainConfig = EmbedderTrainConfig(),
+                   progress: bool = True) -> EmbedderOutcome:
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    from transformers import AutoModel, AutoTokenizer
+
+    if not texts or len(texts) != len(labels):
+        raise ValueError("need one label per text, and at least one text")
+    if cfg.target_epsilon is not None:
+        if cfg.target_epsilon <= 0 or not 0 < cfg.target_delta < 1:
+            raise PrivacyConfigError(f"need epsilon > 0 and 0 < delta < 1, got {cfg.target_epsilon}, {cfg.target_delta}")
+        if cfg.target_delta >= 1 / len(texts):
+            raise PrivacyConfigError(f"delta {cfg.target_delta} is not below 1/n = {1 / len(texts):.2e}: "
+                                     "such a delta allows leaking a whole record; lower it")
+    torch.manual_seed(cfg.seed)
+    label_names = sorted(set(labels))
+    index = {name: i for i, name in enumerate(label_names)}
+    tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=cfg.max_length, return_tensors="pt")
+    data = TensorDataset(enc["input_ids"], enc["attention_mask"], torch.tensor([index[y] for y in labels]))
+
+    encoder = AutoModel.from_pretrained(encoder_dir, dtype=torch.float32)
+    frozen = [encoder.embeddings]
+    if getattr(encoder, "pooler", None) is not None:
+        frozen.append(encoder.pooler)  # unused by mean pooling: DP-SGD needs a per-example grad for every trainable weight
+    for module in frozen:
+        for p in module.parameters():
+            p.requires_grad_(False)
+    model = _cosine_classifier(encoder.config.hidden_size, len(label_names), cfg.scale)(encoder)
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate,
+                                  weight_decay=0.0)
+    loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(cfg.seed))
+
+    engine = None
+    if cfg.target_epsilon is not None:
+        from opacus import PrivacyEngine
+
+        engine = PrivacyEngine(accountant=cfg.accountant)
+        model, optimizer, loader = engine.make_private_with_epsilon(
+            module=model, optimizer=optimizer, data_loader=loader, target_epsilon=cfg.target_epsilon,
+            target_delta=cfg.target_delta, epochs=cfg.epochs, max_grad_norm=cfg.max_grad_norm, poisson_sampling=True,
+        )
+    loss_fn = torch.nn.CrossEntropyLoss(reduction="mean")
+    losses, steps = [], 0
+    for epoch in range(cfg.epochs):
+        bar = tqdm(loader, desc=f"{'DP ' if engine else ''}embedder epoch {epoch + 1}/{cfg.epochs}", disable=not progress)
+        for input_ids, attention_mask, y in bar:
+            if len(y) == 0:  # Poisson sampling can draw an empty batch
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(input_ids, attention_mask), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            steps += 1
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    epsilon = float(engine.get_epsilon(cfg.target_delta)) if engine else None
+    noise = float(optimizer.noise_multiplier) if engine else None
+    if engine and epsilon > cfg.target_epsilon * 1.01:
+        raise PrivacyConfigError(f"spent epsilon {epsilon:.3f} exceeds the target {cfg.target_epsilon}")
+
+    trained = model._module if hasattr(model, "_module") else model  # Opacus wraps the module
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        _save_sentence_transformer(trained.encoder, tokenizer, tmp, cfg.max_length)
+        (tmp / EMBEDDER_INFO).write_text(json.dumps({
+            "base": str(Path(encoder_dir).resolve()), "config": asdict(cfg), "labels": label_names,
+            "n_train": len(texts), "steps": steps, "final_loss": losses[-1] if losses else None,
+            "epsilon_spent": epsilon, "delta": cfg.target_delta if engine else None, "noise_multiplier": noise,
+            "objective": "cosine intent classifier over mean-pooled, L2-normalised embeddings",
+        }, indent=2))
+    return EmbedderOutcome(out_dir, epsilon, cfg.target_delta if engine else None, noise, losses, steps, len(texts))
+
+
+def _save_sentence_transformer(encoder, tokenizer, out_dir: Path, max_length: int) -> None:
+    from sentence_transformers import SentenceTransformer, models
+
+    raw = out_dir / "_encoder"
+    encoder.save_pretrained(raw)
+    tokenizer.save_pretrained(raw)
+    transformer = models.Transformer(str(raw), max_seq_length=max_length)
+    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu").save(str(out_dir))
+    shutil.rmtree(raw)
+
+
+def load_embedder(path: str | os.PathLike):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu")
+
+
+def base_embedder(encoder_dir: str | os.PathLike, max_length: int = 32):
+    """The base encoder as a sentence-transformers model with the same pooling (for comparisons)."""
+    from sentence_transformers import SentenceTransformer, models
+
+    transformer = models.Transformer(str(encoder_dir), max_seq_length=max_length)
+    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    return SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
+
