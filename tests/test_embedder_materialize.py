@@ -47,7 +47,7 @@ def test_dp_embedder_registers_guarantees_evaluates_and_respects_the_budget(env,
     # a new epsilon that does not fit in what is left is refused before training
     refused = _run(resources, small_catalog, target_epsilons=[4.0], privacy_budget=12.0)
     assert not refused.success
-    failure = next(e for e in refused.all_events if e.is_step_failure)
-    assert "privacy budget" in failure.event_specific_data.error.message
-    assert "is left and this run needs 4" in failure.event_specific_data.error.message
+    error = next(e for e in refused.all_events if e.is_step_failure).event_specific_data.error.cause
+    assert error.cls_name == "PrivacyBudgetExceeded"
+    assert "privacy budget" in error.message and "is left and this run needs 4" in error.message
     assert len(client.search_model_versions("name = 'convbot-dp-embedder'")) == 2
