@@ -181,6 +181,7 @@ def test_distill_moves_every_parameter_lowers_loss_and_perplexity_then_resumes(t
     assert info["teacher"] == str(teacher) and "validation" in info
     assert json.loads((out.model_dir / STUDENT_INFO).read_text())["layer_map"] == {"0": 0, "1": 3}
     assert AutoTokenizer.from_pretrained(out.model_dir).chat_template
+    assert trained.config.use_cache, "a student saved without its KV cache decodes (and drafts) quadratically"
 
     tok = AutoTokenizer.from_pretrained(out.model_dir)
     ppl_trained = perplexity(trained, tok, RECORDS, max_length=64)

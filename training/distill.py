@@ -429,6 +429,8 @@ def distill(
     if trainer.is_world_process_zero() and staging.exists():
         shutil.rmtree(staging)
     trainer.accelerator.wait_for_everyone()
+    # training turns the KV cache off in the config; a saved student decodes (and drafts) with it on
+    trainer.model.config.use_cache = True
     trainer.save_model(str(staging))  # every rank: ZeRO-3 gathers the shards; the main process writes
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(staging)
