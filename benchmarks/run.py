@@ -110,7 +110,7 @@ def bench_pipeline() -> None:
 
 
 def bench_llm(student_layers: int = 10, n_train: int = 240, n_heldout: int = 24, speed_prompts: int = 4,
-              max_new_tokens: int = 48, repeats: int = 3) -> None:
+              max_new_tokens: int = 48, repeats: int = 3, epochs: int = 4) -> None:
     """The LLM core side by side: teacher fp32/int8, distilled student fp32/int8, teacher + student draft.
 
     Dialogs: CLINC150 user requests (train split for distillation, test split held out) answered by the
@@ -142,7 +142,8 @@ def bench_llm(student_layers: int = 10, n_train: int = 240, n_heldout: int = 24,
     layers = spread_layers(AutoConfig.from_pretrained(teacher).num_hidden_layers, student_layers)
     init = init_student_from_teacher(teacher, work / "init", layers)
     start = time.perf_counter()
-    outcome = distill(teacher, init, dialogs["train"], dialogs["heldout"], work / "distill", DistillConfig())
+    outcome = distill(teacher, init, dialogs["train"], dialogs["heldout"], work / "distill",
+                      DistillConfig(overrides={"num_train_epochs": epochs}))
     distill_s = time.perf_counter() - start
     student = outcome.model_dir
     models = {"teacher": teacher, "teacher_int8": quantize_int8(teacher, work / "teacher_int8"),
@@ -158,6 +159,7 @@ def bench_llm(student_layers: int = 10, n_train: int = 240, n_heldout: int = 24,
     prompts = prompts_of(dialogs["heldout"][:speed_prompts])
     configs = {name: (models[name], None) for name in ("teacher", "teacher_int8", "student", "student_int8")}
     configs["teacher+draft"] = (teacher, student)
+    configs["teacher+int8_draft"] = (teacher, models["student_int8"])
     runs: dict[str, list[dict]] = {name: [] for name in configs}
     for r in range(repeats):
         order = list(configs) if r % 2 == 0 else list(reversed(configs))
@@ -168,7 +170,8 @@ def bench_llm(student_layers: int = 10, n_train: int = 240, n_heldout: int = 24,
         figures["models"].setdefault(name, {}).update(
             tokens_per_s=round(statistics.median(x["tokens_per_s"] for x in results), 2),
             peak_rss_mb=round(statistics.median(x["peak_rss_mb"] for x in results), 1))
-    same = all(a["token_ids"] == b["token_ids"] for a, b in zip(runs["teacher+draft"], runs["teacher"]))
+    same = all(a["token_ids"] == b["token_ids"] for name in ("teacher+draft", "teacher+int8_draft")
+               for a, b in zip(runs[name], runs["teacher"]))
     target, tokenizer = load_causal_lm(teacher)
     draft, _ = load_causal_lm(student)
     accept = acceptance_rate(target, draft, tokenizer, prompts, max_new_tokens, target_token_ids=runs["teacher"][0]["token_ids"])
@@ -177,9 +180,10 @@ def bench_llm(student_layers: int = 10, n_train: int = 240, n_heldout: int = 24,
     figures.update({
         "student_layers": student_layers, "layer_map": layers, "train_dialogs": len(dialogs["train"]),
         "heldout_dialogs": len(dialogs["heldout"]), "speed_prompts": len(prompts), "max_new_tokens": max_new_tokens,
-        "repeats": repeats, "corpus_s": round(corpus_s, 1), "distill_s": round(distill_s, 1),
+        "repeats": repeats, "distill_epochs": epochs, "corpus_s": round(corpus_s, 1), "distill_s": round(distill_s, 1),
         "speculative_identical_greedy": same, "acceptance_rate": round(accept["acceptance_rate"], 3),
         "speculative_speedup": round(m["teacher+draft"]["tokens_per_s"] / m["teacher"]["tokens_per_s"], 2),
+        "speculative_int8_draft_speedup": round(m["teacher+int8_draft"]["tokens_per_s"] / m["teacher"]["tokens_per_s"], 2),
         "int8_speedup": round(m["teacher_int8"]["tokens_per_s"] / m["teacher"]["tokens_per_s"], 2),
         "int8_linear_compression": round(info["teacher_int8"]["linear_compression"], 2),
         "int8_perplexity_ratio": round(m["teacher_int8"]["perplexity"] / m["teacher"]["perplexity"], 3),
