@@ -43,6 +43,7 @@ from .metadata import image
 GROUP = "llm"
 LLM_EXPERIMENT = "llm_core"
 CACHE_TAG = "convbot.cache_key"
+EVAL_TAG = "convbot.eval_key"
 _DIALOG = DialogCorpusConfig()
 _DISTILL = DistillConfig()
 _EVAL = LlmEvalConfig()
@@ -243,25 +244,33 @@ def llm_eval(context: AssetExecutionContext, config: LlmEvalAssetConfig, base_ll
 
     cfg = LlmEvalConfig(config.max_perplexity_dialogs, config.speed_prompts, config.max_new_tokens,
                         config.num_draft_tokens, _EVAL.max_length, config.threads or None)
-    heldout = read_corpus(dialog_corpus["path"], "heldout")
-    report = evaluate_llm_core(base_llm["path"], student_llm["model_dir"], quantized_llm["model_dir"], heldout, cfg)
+    key = stable_hash([student_llm["key"], quantized_llm["run_id"], dialog_corpus["content_sha256"], cfg.__dict__])
+    cached = mlflow.client().get_run(student_llm["run_id"]).data.tags.get(EVAL_TAG) == key
+    if cached:  # the same models on the same dialogs: the numbers are in the run already
+        context.log.info("reusing the evaluation logged in the student's run (same models, dialogs and settings)")
+        report = mlflow.load_logged_dict(student_llm["run_id"], "llm_eval.json")
+    else:
+        heldout = read_corpus(dialog_corpus["path"], "heldout")
+        report = evaluate_llm_core(base_llm["path"], student_llm["model_dir"], quantized_llm["model_dir"], heldout, cfg)
     metrics = flat_metrics(report)
     rows = report["models"]
     with tempfile.TemporaryDirectory() as tmp:
         chart = model_comparison_png(rows, [("perplexity", "held-out perplexity"), ("tokens_per_s", "tokens / s"),
                                             ("peak_rss_mb", "peak memory (MiB)")],
                                      Path(tmp) / "llm_core_comparison.png", "LLM core, side by side")
-        with mlflow.resume_run(student_llm["run_id"]):
-            mlf.log_metrics({f"eval.{k}": v for k, v in metrics.items()})
-            mlf.log_dict(report, "llm_eval.json")
-            mlf.log_artifact(str(chart), "plots")
+        if not cached:
+            with mlflow.resume_run(student_llm["run_id"]):
+                mlf.log_metrics({f"eval.{k}": v for k, v in metrics.items()})
+                mlf.log_dict(report, "llm_eval.json")
+                mlf.log_artifact(str(chart), "plots")
+                mlf.set_tag(EVAL_TAG, key)
         chart_meta = image(chart, "LLM core comparison")
     table = "| model | perplexity | tokens/s | peak MiB |\n|---|---|---|---|\n" + "".join(
         f"| {n} | {r.get('perplexity', float('nan')):.2f} | {r['tokens_per_s']:.1f} | {r['peak_rss_mb']:.0f} |\n"
         for n, r in rows.items())
     return MaterializeResult(
         value={"report": report, "metrics": metrics, "student_run_id": student_llm["run_id"]},
-        metadata={"comparison": MetadataValue.md(table), "chart": chart_meta,
+        metadata={"comparison": MetadataValue.md(table), "chart": chart_meta, "reused_evaluation": cached,
                   "acceptance_rate": float(report["acceptance"]["acceptance_rate"]),
                   "speculative_identical": bool(report["speculative_identical"]),
                   **{k: float(v) for k, v in report["ratios"].items()},

@@ -36,6 +36,7 @@ from .metadata import image
 GROUP = "preferences"
 DPO_EXPERIMENT = "dpo"
 CACHE_TAG = "convbot.cache_key"
+EVAL_TAG = "convbot.eval_key"
 STUDENT_MODEL = "convbot-student-llm"
 _PREF = PreferenceConfig()
 _DPO = DpoRunConfig()
@@ -200,21 +201,28 @@ def dpo_eval(context: AssetExecutionContext, config: DpoEvalConfig, dpo_adapter:
     """Held-out preference accuracy and how far generated answers move toward the corrections."""
     import mlflow as mlf
 
-    heldout = read_pairs(preference_pairs["path"], "heldout")
-    model, tokenizer = load_policy(dpo_adapter["base_dir"], dpo_adapter["adapter_dir"])
-    report = evaluate_dpo(model, tokenizer, heldout, dpo_adapter["beta"], config.max_new_tokens, config.max_generate)
+    key = stable_hash([dpo_adapter["run_id"], preference_pairs["content_sha256"], config.model_dump()])
+    cached = mlflow.client().get_run(dpo_adapter["run_id"]).data.tags.get(EVAL_TAG) == key
+    merged = Path(dpo_adapter["work"]) / "merged" if config.merge else None
+    if cached and (merged is None or (merged / "config.json").exists()):
+        context.log.info("reusing the evaluation logged in the DPO run (same adapter, pairs and settings)")
+        report = mlflow.load_logged_dict(dpo_adapter["run_id"], "dpo_eval.json")
+    else:
+        heldout = read_pairs(preference_pairs["path"], "heldout")
+        model, tokenizer = load_policy(dpo_adapter["base_dir"], dpo_adapter["adapter_dir"])
+        report = evaluate_dpo(model, tokenizer, heldout, dpo_adapter["beta"], config.max_new_tokens, config.max_generate)
+        if merged is not None:
+            merge_adapter(dpo_adapter["base_dir"], dpo_adapter["adapter_dir"], merged)
+        with mlflow.resume_run(dpo_adapter["run_id"]):
+            mlf.log_metrics({f"heldout_{k}": float(v) for k, v in report.items() if isinstance(v, (int, float))})
+            mlf.log_dict(report, "dpo_eval.json")
+            mlf.set_tag(EVAL_TAG, key)
     metrics = {k: float(v) for k, v in report.items() if isinstance(v, (int, float))}
-    merged = None
-    if config.merge:
-        merged = merge_adapter(dpo_adapter["base_dir"], dpo_adapter["adapter_dir"], Path(dpo_adapter["work"]) / "merged")
-    with mlflow.resume_run(dpo_adapter["run_id"]):
-        mlf.log_metrics({f"heldout_{k}": v for k, v in metrics.items()})
-        mlf.log_dict(report, "dpo_eval.json")
     examples = "\n\n".join(f"**user:** {e['prompt']}  \n**correction:** {e['correction']}  \n"
                            f"**base:** {e['base']}  \n**policy:** {e['policy']}" for e in report["examples"])
     return MaterializeResult(
         value={"metrics": metrics, "run_id": dpo_adapter["run_id"], "merged_dir": str(merged) if merged else None},
-        metadata={**metrics, "examples": MetadataValue.md(examples),
+        metadata={**metrics, "examples": MetadataValue.md(examples), "reused_evaluation": cached,
                   "merged_model": MetadataValue.path(str(merged)) if merged else "not merged",
                   "mlflow_run": MetadataValue.url(mlflow.run_url(dpo_adapter["run_id"]))},
     )

@@ -78,6 +78,10 @@ class MlflowResource(ConfigurableResource):
         runs = self.client().search_runs([exp.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
         return runs[0].info.run_id if runs else None
 
+    def load_logged_dict(self, run_id: str, artifact: str) -> dict:
+        """A JSON artifact logged with `mlflow.log_dict`, e.g. an evaluation report to reuse."""
+        return self.activate().artifacts.load_dict(f"runs:/{run_id}/{artifact}")
+
     def run_url(self, run_id: str) -> str:
         run = self.client().get_run(run_id)
         return f"{self.ui_url.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"

@@ -73,5 +73,6 @@ def test_llm_chain_distills_quantizes_evaluates_and_registers(env, small_catalog
     # nothing changed: no retraining, no new registered versions
     again = _run(resources, small_catalog)
     assert again.success
+    assert again.asset_materializations_for_node("llm_eval")[0].metadata["reused_evaluation"].value is True
     for name in ("convbot-student-llm", "convbot-student-llm-int8"):
         assert len(client.search_model_versions(f"name = '{name}'")) == 1, name

@@ -52,6 +52,12 @@ def test_preference_chain_redacts_versions_trains_registers_and_gates(env):
     assert 0.0 <= meta[AssetKey("dpo_eval")]["moved_toward_rate"].value <= 1.0
     assert (Path(result.output_for_node("dpo_eval")["merged_dir"]) / "config.json").exists()
 
+    # nothing changed: no new adapter version, the evaluation is reused
+    again = _run(resources)
+    assert again.success
+    assert len(client.search_model_versions("name = 'convbot-dpo-adapter'")) == 1
+    assert again.asset_materializations_for_node("dpo_eval")[0].metadata["reused_evaluation"].value is True
+
 
 def test_sensor_requests_a_refresh_only_when_the_inbox_changes(env):
     tmp, _ = env
