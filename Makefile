@@ -47,10 +47,7 @@ $(SKY_VENV)/.installed: requirements-sky.lock
 
 run: install
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster job execute -m pipelines.definitions -j intent_pipeline
-	$(BIN)/dagster job execute -m pipelines.definitions -j llm_pipeline
-	$(BIN)/dagster job execute -m pipelines.definitions -j preference_refresh
-	$(BIN)/dagster job execute -m pipelines.definitions -j embedder_pipeline
+	$(BIN)/dagster job execute -m pipelines.definitions -j convbot_pipeline
 	@echo "Done. Data: data/ (data.dvc); MLflow: $(CONVBOT_STATE)/mlflow.db; Dagster: $(DAGSTER_HOME)."
 	@echo "Look at it with 'make ui': Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000."
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job, load_assets_from_modules
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+    load_assets_from_modules,
+)
 
 from assets import base_models, embedder, intent, llm, preferences
 
@@ -36,6 +44,15 @@ embedder_pipeline = define_asset_job(
     description="The retriever's encoder fine-tuned under DP-SGD within the privacy budget, and its retrieval metrics.",
 )
 
+# `make run`: every asset in one process, so that each step does not pay for importing torch,
+# transformers and MLflow again (a re-run with nothing to do is mostly that start-up)
+convbot_pipeline = define_asset_job(
+    "convbot_pipeline",
+    selection=AssetSelection.all(),
+    executor_def=in_process_executor,
+    description="Everything: intent chain, LLM core, preferences and DPO, DP embedder, with every gate.",
+)
+
 weekly_retrain = ScheduleDefinition(
     name="weekly_retrain",
     job=intent_pipeline,
@@ -48,7 +65,7 @@ weekly_retrain = ScheduleDefinition(
 defs = Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[intent_pipeline, llm_pipeline, preference_refresh, embedder_pipeline],
+    jobs=[convbot_pipeline, intent_pipeline, llm_pipeline, preference_refresh, embedder_pipeline],
     schedules=[weekly_retrain],
     sensors=[preferences.feedback_sensor],
     resources=default_resources(),
