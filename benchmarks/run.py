@@ -29,7 +29,7 @@ def _record(name: str, figures: dict) -> None:
     print(json.dumps(entry, indent=2))
 
 
-def bench_clinc(epochs: float = 8.0, learning_rate: float = 2e-4) -> Path:
+def bench_clinc(epochs: float = 8.0, learning_rate: float = 2e-4, label_smoothing: float = 0.1) -> Path:
     """MiniLM fine-tuned on the full CLINC150 train split; in-scope test accuracy with a 95% CI."""
     from evals.intent_metrics import intent_report
     from training.base_models import resolve_encoder
@@ -45,6 +45,7 @@ def bench_clinc(epochs: float = 8.0, learning_rate: float = 2e-4) -> Path:
     start = time.perf_counter()
     out = train_intent_model(data, resolve_encoder().path, work / "run",
                              IntentTrainConfig(overrides={"num_train_epochs": epochs, "learning_rate": learning_rate,
+                                                          "label_smoothing_factor": label_smoothing,
                                                           "logging_steps": 50}))
     train_s = time.perf_counter() - start
     predictor = IntentPredictor.from_pretrained(out.model_dir)
@@ -52,7 +53,7 @@ def bench_clinc(epochs: float = 8.0, learning_rate: float = 2e-4) -> Path:
     report = intent_report(test["intent"].tolist(), predictor.predict_proba(test["text"].tolist()), predictor.labels)
     m = report.metrics
     _record("clinc", {"train_examples": len(frames["train"]), "test_examples": len(test), "epochs": epochs,
-                      "learning_rate": learning_rate,
+                      "learning_rate": learning_rate, "label_smoothing": label_smoothing,
                       "epochs_run": max((h.get("epoch", 0) for h in out.log_history), default=0),
                       "train_wall_s": round(train_s, 1), "accuracy": round(m["accuracy"], 4),
                       "ci95": [round(m["accuracy_ci95_low"], 4), round(m["accuracy_ci95_high"], 4)],
