@@ -1,6 +1,7 @@
 """End-to-end with the real packaged models on small slices of real data (CLINC150)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,37 @@ def test_packaged_teacher_distills_and_its_student_drafts_the_teachers_own_greed
     int8, _ = load_causal_lm(quantize_int8(teacher, tmp_path / "int8"))
     ppl_fp32, ppl_int8 = perplexity(target, tokenizer, records), perplexity(int8, tokenizer, records)
     assert abs(ppl_int8 / ppl_fp32 - 1) < 0.10, (ppl_fp32, ppl_int8)
+
+
+def test_packaged_models_learn_from_corrections_and_fine_tune_under_dp(tmp_path, clinc_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from training.dp_embedder import EmbedderTrainConfig, load_embedder, train_embedder
+    from training.dpo import DpoRunConfig, implicit_rewards, load_policy, preference_accuracy, train_dpo_adapter
+    from training.feedback import read_feedback, synthetic_feedback
+    from training.preferences import build_pairs
+
+    # DPO: a LoRA adapter on the packaged SmolLM2, a few steps on synthetic corrections
+    inbox = tmp_path / "feedback.jsonl"
+    inbox.write_text("\n".join(synthetic_feedback(120, seed=5, malformed_fraction=0.0)) + "\n")
+    splits, _ = build_pairs(read_feedback([inbox]).records)
+    llm = resolve_llm(store_dir=tmp_path / "base").path
+    cfg = DpoRunConfig(overrides={"max_steps": 6, "per_device_train_batch_size": 4, "learning_rate": 1e-3,
+                                  "eval_steps": 6, "save_steps": 6, "logging_steps": 2, "max_length": 96})
+    out = train_dpo_adapter(llm, splits["train"], splits["heldout"][:8], tmp_path / "dpo", cfg)
+    model, tokenizer = load_policy(llm, out.adapter_dir)
+    rewards = implicit_rewards(model, tokenizer, splits["heldout"][:8], beta=0.1, max_length=96)
+    assert preference_accuracy(rewards) > 0.5  # six steps already rank most corrections first
+
+    # DP-SGD: the packaged MiniLM on a CLINC150 slice, epsilon 8
+    clinc = json.loads(clinc_path.read_text())
+    rows = [(t, y) for t, y in clinc["train"] if y in ("balance", "transfer", "freeze_account", "pin_change")][:160]
+    dp = train_embedder(resolve_encoder().path, [t for t, _ in rows], [y for _, y in rows], tmp_path / "dp",
+                        EmbedderTrainConfig(epochs=1, batch_size=32, target_epsilon=8.0), progress=False)
+    assert 0 < dp.epsilon_spent <= 8.0 * 1.01 and dp.steps > 0
+    before = load_file(next(Path(resolve_encoder().path).rglob("model.safetensors")))
+    after = load_file(next((tmp_path / "dp").rglob("model.safetensors")))
+    moved = [k for k in after if "encoder.layer" in k and not torch.equal(before[k], after[k])]
+    assert moved, "DP-SGD did not change the encoder layers"
+    assert load_embedder(dp.model_dir).encode(["what's my balance"]).shape == (1, 384)
