@@ -195,7 +195,7 @@ def bench_llm(student_layers: int = 10, n_train: int = 240, n_heldout: int = 24,
     _record("llm", figures)
 
 
-def bench_dp(epsilons: tuple[float, ...] = (1.0, 4.0, 8.0), intents: int = 30, per_intent: int = 60) -> None:
+def bench_dp(epsilons: tuple[float, ...] = (1.0, 4.0, 8.0), intents: int = 20, per_intent: int = 50) -> None:
     """Retrieval utility against epsilon: MiniLM fine-tuned on CLINC150 utterances with DP-SGD at each
     epsilon, without DP, and not at all; recall@1/@5 and MRR on held-out CLINC150 paraphrase pairs."""
     from evals.retrieval import paraphrase_pairs, retrieval_metrics
