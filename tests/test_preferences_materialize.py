@@ -36,9 +36,19 @@ def test_preference_chain_redacts_versions_trains_registers_and_gates(env):
     feedback = meta[AssetKey("feedback_log")]
     assert feedback["quarantined_rows"].value > 0 and feedback["records"].value > 100
     assert feedback["redactions"].value.get("EMAIL", 0) > 0
-    stored = (tmp / "repo" / "data" / "feedback" / "feedback.jsonl").read_text()
-    for raw in ("@example.com", "4111 1111 1111 1111", "GB82 WEST"):
-        assert raw not in stored
+    # no raw PII from the inbox anywhere the pipeline wrote: data, DVC cache and remote, quarantine,
+    # MLflow (database with params and tags, artifacts), model folders, nor any Dagster event message
+    inbox = feedback_inbox()
+    raw_pii = [b"@example.com", b"4111 1111 1111 1111", b"5500 0000 0000 0004", b"GB82 WEST", b"DE89 3704",
+               b"+1 415 555"]
+    assert any(p in (inbox / "synthetic-0.jsonl").read_bytes() for p in raw_pii), "the test needs PII in the inbox"
+    written = [f for f in tmp.rglob("*") if f.is_file() and inbox not in f.parents]
+    for f in written:
+        blob = f.read_bytes()
+        leaked = [p for p in raw_pii if p in blob]
+        assert not leaked, f"{leaked} in {f}"
+    messages = " ".join(str(e.message) for e in result.all_events).encode()
+    assert not [p for p in raw_pii if p in messages]
     assert (tmp / "repo" / "data" / "preferences" / "heldout.jsonl").exists()
     assert "data.dvc" in {p.name for p in (tmp / "repo").iterdir()}
 
