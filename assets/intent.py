@@ -27,7 +27,7 @@ from evals.intent_metrics import intent_report
 from evals.plots import confusion_matrix_png, counts_png, training_curves_png
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import PROJECT_ROOT, project_path, state_dir
-from serving.registry import CHALLENGER, CHAMPION, alias_version, promote_champion
+from serving.registry import CHAMPION, alias_version, promote_champion
 from training.catalog import load_catalog
 from training.dedup import NEAR_DUPLICATE_RATIO
 from training.fileio import atomic_dir, atomic_write_json, sha256_dir, sha256_file, stable_hash
@@ -193,7 +193,7 @@ class IntentModelConfig(Config):
     registered_model_name: str = "intent-classifier"
 
 
-def _pip_requirements() -> list[str]:
+def pip_requirements() -> list[str]:
     from importlib.metadata import version
 
     return [f"{p}=={version(p)}" for p in ("torch", "transformers", "tokenizers", "safetensors")]
@@ -234,12 +234,10 @@ def intent_model(
             predictor = IntentPredictor.from_pretrained(outcome.model_dir)
             info = mlf.transformers.log_model(
                 {"model": predictor.model, "tokenizer": predictor.tokenizer}, name="model",
-                task="text-classification", pip_requirements=_pip_requirements(),
+                task="text-classification", pip_requirements=pip_requirements(),
                 registered_model_name=config.registered_model_name,
             )
-            version = str(info.registered_model_version)
-            mlflow.client().set_registered_model_alias(config.registered_model_name, CHALLENGER, version)
-            mlf.set_tag("convbot.model_version", version)
+            version = mlflow.mark_challenger(config.registered_model_name, info)
         resumed = outcome.resumed_from
     else:
         context.log.info(f"reusing MLflow run {run_id}: same data, base model and recipe")

@@ -23,7 +23,6 @@ from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import PROJECT_ROOT, project_path
 from serving.int8_linear import METHOD
 from serving.llm_pyfunc import MODEL_DIR_ARTIFACT, CausalLMPyfunc
-from serving.registry import CHALLENGER
 from training.distill import DistillConfig, distill, init_student_from_teacher, spread_layers
 from training.dialog_corpus import (
     SYSTEM_PROMPT,
@@ -38,6 +37,7 @@ from training.fileio import sha256_dir, stable_hash
 from training.intent_dataset import load_split
 from training.quantize import QUANT_INFO, quantize_int8
 
+from .intent import pip_requirements
 from .metadata import image
 
 GROUP = "llm"
@@ -98,12 +98,6 @@ class StudentLlmConfig(Config):
     registered_model_name: str = "convbot-student-llm"
 
 
-def _requirements() -> list[str]:
-    from importlib.metadata import version
-
-    return [f"{p}=={version(p)}" for p in ("torch", "transformers", "tokenizers", "safetensors")]
-
-
 def _reuse_or_none(mlflow: MlflowResource, key: str) -> dict | None:
     """The finished run (and its registered version) of an identical earlier materialization."""
     run_id = mlflow.find_finished_run(LLM_EXPERIMENT, {CACHE_TAG: key})
@@ -155,12 +149,10 @@ def student_llm(context: AssetExecutionContext, config: StudentLlmConfig, base_l
             info = mlf.transformers.log_model(
                 {"model": AutoModelForCausalLM.from_pretrained(outcome.model_dir),
                  "tokenizer": AutoTokenizer.from_pretrained(outcome.model_dir)},
-                name="model", task="text-generation", pip_requirements=_requirements(),
+                name="model", task="text-generation", pip_requirements=pip_requirements(),
                 registered_model_name=config.registered_model_name,
             )
-            version = str(info.registered_model_version)
-            mlflow.client().set_registered_model_alias(config.registered_model_name, CHALLENGER, version)
-            mlf.set_tag("convbot.model_version", version)
+            version = mlflow.mark_challenger(config.registered_model_name, info)
         resumed = outcome.resumed_from
     else:
         context.log.info(f"reusing MLflow run {reused['run_id']}: same dialogs, teacher and recipe")
@@ -207,12 +199,10 @@ def quantized_llm(context: AssetExecutionContext, config: QuantizedLlmConfig, st
                              "linear_compression": info["linear_compression"]})
             model_info = mlf.pyfunc.log_model(
                 name="model", python_model=CausalLMPyfunc(), artifacts={MODEL_DIR_ARTIFACT: str(out)},
-                code_paths=[str(PROJECT_ROOT / "serving")], pip_requirements=_requirements(),
+                code_paths=[str(PROJECT_ROOT / "serving")], pip_requirements=pip_requirements(),
                 registered_model_name=config.registered_model_name,
             )
-            version = str(model_info.registered_model_version)
-            mlflow.client().set_registered_model_alias(config.registered_model_name, CHALLENGER, version)
-            mlf.set_tag("convbot.model_version", version)
+            version = mlflow.mark_challenger(config.registered_model_name, model_info)
     else:
         context.log.info(f"reusing MLflow run {reused['run_id']}: same student and settings")
         run_id, version = reused["run_id"], reused["model_version"]

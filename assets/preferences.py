@@ -171,9 +171,7 @@ def dpo_adapter(context: AssetExecutionContext, config: DpoAdapterConfig, prefer
                 model_config={"base_dir": base_dir}, code_paths=[str(PROJECT_ROOT / "serving")],
                 registered_model_name=config.registered_model_name,
             )
-            version = str(info.registered_model_version)
-            mlflow.client().set_registered_model_alias(config.registered_model_name, CHALLENGER, version)
-            mlf.set_tag("convbot.model_version", version)
+            mlflow.mark_challenger(config.registered_model_name, info)
     else:
         context.log.info(f"reusing MLflow run {run_id}: same pairs, base and recipe")
     run = mlflow.client().get_run(run_id)

@@ -16,6 +16,7 @@ import yaml
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from serving.registry import CHALLENGER
 from training.base_models import PACKAGED_ENCODER, PACKAGED_LLM, ResolvedModel, resolve_encoder, resolve_llm
 
 
@@ -77,6 +78,16 @@ class MlflowResource(ConfigurableResource):
         query = " and ".join([f"tags.`{k}` = '{v}'" for k, v in tags.items()] + ["attributes.status = 'FINISHED'"])
         runs = self.client().search_runs([exp.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
         return runs[0].info.run_id if runs else None
+
+    def mark_challenger(self, name: str, model_info) -> str:
+        """Give the version just registered by a `log_model` the alias `challenger`, and note it on the
+        active run (tag `convbot.model_version`, which re-runs read back); returns the version."""
+        import mlflow
+
+        version = str(model_info.registered_model_version)
+        self.client().set_registered_model_alias(name, CHALLENGER, version)
+        mlflow.set_tag("convbot.model_version", version)
+        return version
 
     def load_logged_dict(self, run_id: str, artifact: str) -> dict:
         """A JSON artifact logged with `mlflow.log_dict`, e.g. an evaluation report to reuse."""

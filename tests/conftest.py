@@ -59,3 +59,15 @@ def env(tmp_path, monkeypatch, tiny_encoder, tiny_llm):
         "model_store": ModelStoreResource(root=str(tmp_path / "models"), encoder=str(tiny_encoder), llm=str(tiny_llm)),
     }
     return tmp_path, resources
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny matrix products: with two threads on a busy 2-core machine OpenMP spin-waits make every
+    step about 20x slower. Use with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -25,6 +25,8 @@ from training.distill import (
 )
 from training.errors import DataValidationError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 RECORDS = [
     {"messages": [{"role": "system", "content": "You are convbot."},
                   {"role": "user", "content": f"what is the weather in city {i}"},
@@ -34,15 +36,6 @@ RECORDS = [
 FAST = {"max_steps": 6, "learning_rate": 1e-2, "eval_steps": 3, "save_steps": 3, "logging_steps": 1,
         "save_total_limit": 3, "warmup_steps": 0}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny matrix products: with two threads on a busy 2-core machine OpenMP spin-waits make every
-    # step about 20x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

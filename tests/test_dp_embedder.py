@@ -10,6 +10,8 @@ from evals.retrieval import paraphrase_pairs, retrieval_metrics
 from training.dp_embedder import EmbedderTrainConfig, PrivacyConfigError, load_embedder, train_embedder
 from training.privacy_ledger import TAGS, LedgerEntry, PrivacyBudgetExceeded, check_budget, read_ledger, spent
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 INTENTS = {
     "weather": ["will it rain in {c}", "weather in {c} today", "is it cold in {c}", "forecast for {c}"],
     "book_flight": ["book a flight to {c}", "fly me to {c}", "tickets to {c} please", "i need a plane to {c}"],
@@ -28,13 +30,6 @@ def _data():
                 labels.append(intent)
     return texts, labels
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_dp_fine_tune_spends_at_most_its_epsilon_moves_every_weight_and_saves_a_sentence_transformer(tiny_encoder, tmp_path):

@@ -14,6 +14,8 @@ from training.feedback import read_feedback, synthetic_feedback, write_feedback
 from training.pii import redact
 from training.preferences import build_pairs, write_pairs
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 PII = {
     "email": "ana.silva@example.com",
     "phone": "+1 415 555 0134",
@@ -22,13 +24,6 @@ PII = {
     "name": "Kofi Mensah",
 }
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("text,label", [

@@ -18,19 +18,13 @@ from training import quantize
 from training.distill import init_student_from_teacher
 from training.quantize import linear_weight_bytes, quantize_int8
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 PROMPTS = ["what's the weather in Paris", "book a flight to Rome tomorrow", "reset my password",
            [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello"}]]
 RECORDS = [{"messages": [{"role": "user", "content": f"question {i}"},
                          {"role": "assistant", "content": f"answer number {i} is fine"}]} for i in range(6)]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny matrix products: with two threads on a busy 2-core machine OpenMP spin-waits dominate.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
