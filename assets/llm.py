@@ -273,7 +273,7 @@ def llm_eval(context: AssetExecutionContext, config: LlmEvalAssetConfig, base_ll
 
 
 @asset_check(asset=llm_eval, blocking=True,
-             description="Assisted generation with the student as draft reproduces the teacher's greedy tokens.")
+             description="Assisted generation with the int8 student as draft reproduces the teacher's greedy tokens.")
 def speculative_decoding_exact(llm_eval: dict) -> AssetCheckResult:
     report = llm_eval["report"]
     return AssetCheckResult(

@@ -110,16 +110,19 @@ def bench_pipeline() -> None:
     bench_latency(str(next((state / "models" / "work" / "intent_model").glob("*/model"))))
 
 
-def bench_llm(student_layers: int = 10, n_train: int = 240, n_heldout: int = 24, speed_prompts: int = 4,
-              max_new_tokens: int = 48, repeats: int = 3, epochs: int = 4) -> None:
-    """The LLM core side by side: teacher fp32/int8, distilled student fp32/int8, teacher + student draft.
+def bench_llm(student_layers: int = 15, n_train: int = 720, n_heldout: int = 24, speed_prompts: int = 4,
+              max_new_tokens: int = 48, repeats: int = 3, epochs: float = 3, draft_lengths: tuple[int, ...] = (3, 5, 8)) -> None:
+    """The LLM core side by side: teacher fp32/int8, distilled student fp32/int8, teacher + draft.
 
     Dialogs: CLINC150 user requests (train split for distillation, test split held out) answered by the
     teacher. Speed: each configuration in a fresh process, `repeats` rounds in alternating order, medians.
+    Speculative decoding: the int8 student drafts `k` tokens per teacher call for each k in
+    `draft_lengths`; the int8 teacher as draft is measured too, as a reference for what a near-perfect
+    (but costlier) draft gives on this machine.
     """
     from evals.llm_metrics import perplexity
     from evals.llm_profile import profile_in_subprocess
-    from evals.llm_report import prompts_of
+    from evals.llm_report import LlmEvalConfig, prompts_of
     from serving.llm_runtime import acceptance_rate, load_causal_lm
     from training.base_models import resolve_llm
     from training.dialog_corpus import DialogCorpusConfig, messages_for, teacher_replies
@@ -158,37 +161,47 @@ def bench_llm(student_layers: int = 10, n_train: int = 240, n_heldout: int = 24,
         del model
 
     prompts = prompts_of(dialogs["heldout"][:speed_prompts])
-    configs = {name: (models[name], None) for name in ("teacher", "teacher_int8", "student", "student_int8")}
-    configs["teacher+draft"] = (teacher, student)
-    configs["teacher+int8_draft"] = (teacher, models["student_int8"])
+    default_k = LlmEvalConfig().num_draft_tokens
+    configs = {name: (models[name], None, None) for name in ("teacher", "teacher_int8", "student", "student_int8")}
+    configs.update({f"teacher+int8_draft_k{k}": (teacher, models["student_int8"], k) for k in draft_lengths})
+    configs[f"teacher+teacher_int8_draft_k{max(draft_lengths)}"] = (teacher, models["teacher_int8"], max(draft_lengths))
     runs: dict[str, list[dict]] = {name: [] for name in configs}
     for r in range(repeats):
         order = list(configs) if r % 2 == 0 else list(reversed(configs))
         for name in order:
-            path, draft = configs[name]
-            runs[name].append(profile_in_subprocess(path, prompts, max_new_tokens, draft_dir=draft))
+            path, draft, k = configs[name]
+            runs[name].append(profile_in_subprocess(path, prompts, max_new_tokens, draft_dir=draft, draft_tokens=k))
     for name, results in runs.items():
         figures["models"].setdefault(name, {}).update(
             tokens_per_s=round(statistics.median(x["tokens_per_s"] for x in results), 2),
             peak_rss_mb=round(statistics.median(x["peak_rss_mb"] for x in results), 1))
-    same = all(a["token_ids"] == b["token_ids"] for name in ("teacher+draft", "teacher+int8_draft")
-               for a, b in zip(runs[name], runs["teacher"]))
+    assisted = [name for name in configs if "+" in name]
+    same = {name: all(a["token_ids"] == b["token_ids"] for a, b in zip(runs[name], runs["teacher"])) for name in assisted}
     target, tokenizer = load_causal_lm(teacher)
-    draft, _ = load_causal_lm(student)
-    accept = acceptance_rate(target, draft, tokenizer, prompts, max_new_tokens, target_token_ids=runs["teacher"][0]["token_ids"])
+    acceptance = {}
+    for name in ("student_int8", "student", "teacher_int8"):
+        draft, _ = load_causal_lm(models[name])
+        acceptance[name] = {k: acceptance_rate(target, draft, tokenizer, prompts, max_new_tokens, num_draft_tokens=k,
+                                               target_token_ids=runs["teacher"][0]["token_ids"]) for k in draft_lengths}
     info = {n: json.loads((models[n] / "convbot_quant.json").read_text()) for n in ("teacher_int8", "student_int8")}
     m = figures["models"]
+    teacher_tps = m["teacher"]["tokens_per_s"]
     figures.update({
         "student_layers": student_layers, "layer_map": layers, "train_dialogs": len(dialogs["train"]),
         "heldout_dialogs": len(dialogs["heldout"]), "speed_prompts": len(prompts), "max_new_tokens": max_new_tokens,
         "repeats": repeats, "distill_epochs": epochs, "corpus_s": round(corpus_s, 1), "distill_s": round(distill_s, 1),
-        "speculative_identical_greedy": same, "acceptance_rate": round(accept["acceptance_rate"], 3),
-        "speculative_speedup": round(m["teacher+draft"]["tokens_per_s"] / m["teacher"]["tokens_per_s"], 2),
-        "speculative_int8_draft_speedup": round(m["teacher+int8_draft"]["tokens_per_s"] / m["teacher"]["tokens_per_s"], 2),
-        "int8_speedup": round(m["teacher_int8"]["tokens_per_s"] / m["teacher"]["tokens_per_s"], 2),
+        "speculative_identical_greedy": same,
+        "acceptance_rate": {name: round(a[default_k if default_k in a else draft_lengths[0]]["acceptance_rate"], 3)
+                            for name, a in acceptance.items()},
+        "tokens_per_teacher_call": {name: {k: round(v["tokens_per_target_call"], 2) for k, v in a.items()}
+                                    for name, a in acceptance.items()},
+        "speculative_speedup": {name: round(m[name]["tokens_per_s"] / teacher_tps, 2) for name in assisted},
+        "default_draft_tokens": default_k,
+        "int8_speedup": round(m["teacher_int8"]["tokens_per_s"] / teacher_tps, 2),
         "int8_linear_compression": round(info["teacher_int8"]["linear_compression"], 2),
         "int8_perplexity_ratio": round(m["teacher_int8"]["perplexity"] / m["teacher"]["perplexity"], 3),
-        "student_speedup": round(m["student"]["tokens_per_s"] / m["teacher"]["tokens_per_s"], 2),
+        "student_speedup": round(m["student"]["tokens_per_s"] / teacher_tps, 2),
+        "student_int8_speedup": round(m["student_int8"]["tokens_per_s"] / teacher_tps, 2),
         "student_perplexity_ratio": round(m["student"]["perplexity"] / m["teacher"]["perplexity"], 3),
         "bars": "speculative identical and >= 1.5x; int8 >= 3x smaller, >= 1.5x tokens/s, perplexity within 10%",
     })

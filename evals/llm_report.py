@@ -1,5 +1,8 @@
 """The LLM core's evaluation: teacher, distilled student, int8 student and teacher+draft side by side.
 
+The draft is the int8 student (the cheapest model that shares the teacher's tokenizer), proposing
+`num_draft_tokens` tokens per teacher call.
+
 - perplexity on the held-out dialogs' replies for teacher, student and int8 student;
 - the draft's acceptance rate along the teacher's greedy continuations;
 - tokens/s and peak memory per configuration, each in a fresh process (`evals.llm_profile`);
@@ -14,7 +17,7 @@ from pathlib import Path
 from evals.llm_metrics import perplexity
 from evals.llm_profile import profile_in_subprocess
 
-TEACHER, STUDENT, INT8, SPECULATIVE = "teacher", "student", "student_int8", "teacher+draft"
+TEACHER, STUDENT, INT8, SPECULATIVE = "teacher", "student", "student_int8", "teacher+int8_draft"
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class LlmEvalConfig:
     max_perplexity_dialogs: int = 64
     speed_prompts: int = 6
     max_new_tokens: int = 48
-    num_draft_tokens: int = 5
+    num_draft_tokens: int = 3  # tokens the draft proposes per teacher call (and in the acceptance replay)
     max_length: int = 256
     threads: int | None = None  # per profiling process; None = torch's default
 
@@ -53,8 +56,8 @@ def evaluate_llm_core(teacher_dir: str | Path, student_dir: str | Path, int8_dir
         TEACHER: profile_in_subprocess(teacher_dir, prompts, cfg.max_new_tokens, threads=cfg.threads),
         STUDENT: profile_in_subprocess(student_dir, prompts, cfg.max_new_tokens, threads=cfg.threads),
         INT8: profile_in_subprocess(int8_dir, prompts, cfg.max_new_tokens, threads=cfg.threads),
-        SPECULATIVE: profile_in_subprocess(teacher_dir, prompts, cfg.max_new_tokens, draft_dir=student_dir,
-                                           threads=cfg.threads),
+        SPECULATIVE: profile_in_subprocess(teacher_dir, prompts, cfg.max_new_tokens, draft_dir=int8_dir,
+                                           threads=cfg.threads, draft_tokens=cfg.num_draft_tokens),
     }
     for name, prof in profiles.items():
         models[name].update(tokens_per_s=prof["tokens_per_s"], peak_rss_mb=prof["peak_rss_mb"],
@@ -63,8 +66,8 @@ def evaluate_llm_core(teacher_dir: str | Path, student_dir: str | Path, int8_dir
     mismatched = sum(a != b for a, b in zip(profiles[SPECULATIVE]["token_ids"], profiles[TEACHER]["token_ids"]))
 
     teacher, tokenizer = load_causal_lm(teacher_dir)
-    student, _ = load_causal_lm(student_dir)
-    acceptance = acceptance_rate(teacher, student, tokenizer, prompts, cfg.max_new_tokens, cfg.num_draft_tokens,
+    draft, _ = load_causal_lm(int8_dir)
+    acceptance = acceptance_rate(teacher, draft, tokenizer, prompts, cfg.max_new_tokens, cfg.num_draft_tokens,
                                  target_token_ids=profiles[TEACHER]["token_ids"])
 
     t = models[TEACHER]

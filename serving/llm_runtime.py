@@ -105,12 +105,30 @@ def _check_draft(model, assistant_model) -> None:
                          "speculative decoding here needs a draft with the same tokenizer")
 
 
+def set_draft_length(assistant_model, draft_tokens: int) -> None:
+    """Make the draft propose exactly `draft_tokens` tokens per target call.
+
+    transformers reads these from the draft's own `generation_config`. Its defaults (a heuristic
+    schedule from 20 tokens and a confidence cut-off) suit GPUs, where a longer verification is
+    nearly free; on a CPU the target's cost grows with the tokens it checks, and a fixed length
+    measured for the draft at hand does better (docs/benchmarks.md).
+    """
+    if draft_tokens < 1:
+        raise ValueError(f"draft_tokens must be >= 1, got {draft_tokens}")
+    gen = assistant_model.generation_config
+    gen.num_assistant_tokens = int(draft_tokens)
+    gen.num_assistant_tokens_schedule = "constant"
+    gen.assistant_confidence_threshold = 0.0
+
+
 def generate_greedy(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens: int,
-                    assistant_model=None, chat: bool = True) -> tuple[list[str], list[list[int]], dict[str, Any]]:
+                    assistant_model=None, chat: bool = True,
+                    draft_tokens: int | None = None) -> tuple[list[str], list[list[int]], dict[str, Any]]:
     """Greedy continuation of each prompt: (texts, new token ids, stats).
 
-    With `assistant_model`, transformers assisted generation uses it as the draft (its
-    generation_config.num_assistant_tokens is adapted in place by transformers' heuristic schedule).
+    With `assistant_model`, transformers assisted generation uses it as the draft; `draft_tokens`
+    fixes how many tokens it proposes per target call (`set_draft_length`), else the draft's own
+    generation_config decides (transformers adapts it in place with its heuristic schedule).
     stats: prompts, new_tokens (generated tokens, end-of-turn included), seconds (inside `generate`),
     tokens_per_s, assisted.
     """
@@ -119,6 +137,8 @@ def generate_greedy(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens:
     if assistant_model is not None:
         _check_draft(model, assistant_model)
         assistant_model.eval()
+        if draft_tokens is not None:
+            set_draft_length(assistant_model, draft_tokens)
     model.eval()
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     texts, token_ids, seconds = [], [], 0.0

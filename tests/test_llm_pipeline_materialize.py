@@ -50,7 +50,7 @@ def test_llm_chain_distills_quantizes_evaluates_and_registers(env, small_catalog
     plots = {a.path for a in client.list_artifacts(student["run_id"], "plots")}
     assert {"plots/distill_curves.png", "plots/llm_core_comparison.png"} <= plots
     for key in ("eval.teacher.perplexity", "eval.student.perplexity", "eval.student_int8.perplexity",
-                "eval.draft.acceptance_rate", "eval.teacher_plus_draft.tokens_per_s", "eval.student_int8.peak_rss_mb"):
+                "eval.draft.acceptance_rate", "eval.teacher_plus_int8_draft.tokens_per_s", "eval.student_int8.peak_rss_mb"):
         assert key in run.data.metrics, key
 
     meta = {e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()}

@@ -141,3 +141,26 @@ def test_peak_memory_sees_torch_allocations():
     assert 80 <= mb <= 400
     assert small < 20
 
+
+
+def test_a_fixed_draft_length_sets_how_many_tokens_each_teacher_call_checks(teacher):
+    import copy
+
+    model, tok = load_causal_lm(teacher)
+    draft = copy.deepcopy(model)  # a perfect draft: every proposed token is accepted
+    _, ids, _ = generate_greedy(model, tok, PROMPTS[:1], 12)
+    calls: list[int] = []
+    model.register_forward_hook(lambda *_: calls.append(1))
+    target_calls = {}
+    for k in (1, 5):
+        calls.clear()
+        _, ids_k, _ = generate_greedy(model, tok, PROMPTS[:1], 12, assistant_model=draft, draft_tokens=k)
+        assert ids_k == ids
+        target_calls[k] = len(calls)
+        assert draft.generation_config.num_assistant_tokens == k
+        assert draft.generation_config.num_assistant_tokens_schedule == "constant"
+    n = len(ids[0])
+    # each teacher call accepts the k drafted tokens and adds one of its own
+    assert target_calls[1] >= math.ceil(n / 2) and target_calls[5] <= math.ceil(n / 6) + 1, target_calls
+    with pytest.raises(ValueError, match="draft_tokens"):
+        generate_greedy(model, tok, PROMPTS[:1], 4, assistant_model=draft, draft_tokens=0)
