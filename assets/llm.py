@@ -222,7 +222,8 @@ class LlmEvalAssetConfig(Config):
     max_perplexity_dialogs: int = _EVAL.max_perplexity_dialogs
     speed_prompts: int = _EVAL.speed_prompts
     max_new_tokens: int = _EVAL.max_new_tokens
-    num_draft_tokens: int = _EVAL.num_draft_tokens
+    num_draft_tokens: int = Field(default=_EVAL.num_draft_tokens, ge=1,
+                                  description="tokens the int8 student drafts per teacher call in speculative decoding")
     threads: int = Field(default=0, description="torch threads per profiling process; 0 = torch's default")
 
 
