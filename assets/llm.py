@@ -3,7 +3,7 @@
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dagster import (
     AssetCheckResult,
@@ -218,31 +218,48 @@ def quantized_llm(context: AssetExecutionContext, config: QuantizedLlmConfig, st
     )
 
 
+def _teacher_int8(base_llm: dict, model_store: ModelStoreResource) -> str:
+    """The teacher in int8, quantized once per teacher checkpoint (a draft for quantized self-speculation)."""
+    out = model_store.work_dir("teacher_int8", base_llm["checksum"][:16]) / "int8"
+    if not (out / QUANT_INFO).exists():
+        quantize_int8(base_llm["path"], out)
+    return str(out)
+
+
 class LlmEvalAssetConfig(Config):
     max_perplexity_dialogs: int = _EVAL.max_perplexity_dialogs
     speed_prompts: int = _EVAL.speed_prompts
     max_new_tokens: int = _EVAL.max_new_tokens
     num_draft_tokens: int = Field(default=_EVAL.num_draft_tokens, ge=1,
-                                  description="tokens the int8 student drafts per teacher call in speculative decoding")
+                                  description="tokens the draft proposes per teacher call in speculative decoding")
     threads: int = Field(default=0, description="torch threads per profiling process; 0 = torch's default")
+    draft: Literal["student_int8", "teacher_int8"] = Field(
+        default="student_int8",
+        description="the draft in speculative decoding: the distilled student (int8), or the teacher itself in int8 "
+                    "(quantized self-speculation: 1.66x against the student's 1.36x on a 2-core CPU, docs/benchmarks.md)")
 
 
 @asset(group_name=GROUP, compute_kind="mlflow")
 def llm_eval(context: AssetExecutionContext, config: LlmEvalAssetConfig, base_llm: dict, student_llm: dict,
-             quantized_llm: dict, dialog_corpus: dict, mlflow: MlflowResource) -> MaterializeResult:
+             quantized_llm: dict, dialog_corpus: dict, mlflow: MlflowResource,
+             model_store: ModelStoreResource) -> MaterializeResult:
     """Perplexity, draft acceptance, tokens/s and peak memory: teacher, student, int8 and teacher+draft."""
     import mlflow as mlf
 
     cfg = LlmEvalConfig(config.max_perplexity_dialogs, config.speed_prompts, config.max_new_tokens,
                         config.num_draft_tokens, _EVAL.max_length, config.threads or None)
-    key = stable_hash([student_llm["key"], quantized_llm["run_id"], dialog_corpus["content_sha256"], cfg.__dict__])
+    key = stable_hash([student_llm["key"], quantized_llm["run_id"], dialog_corpus["content_sha256"], cfg.__dict__,
+                       config.draft])
     cached = mlflow.client().get_run(student_llm["run_id"]).data.tags.get(EVAL_TAG) == key
     if cached:  # the same models on the same dialogs: the numbers are in the run already
         context.log.info("reusing the evaluation logged in the student's run (same models, dialogs and settings)")
         report = mlflow.load_logged_dict(student_llm["run_id"], "llm_eval.json")
     else:
         heldout = read_corpus(dialog_corpus["path"], "heldout")
-        report = evaluate_llm_core(base_llm["path"], student_llm["model_dir"], quantized_llm["model_dir"], heldout, cfg)
+        draft_dir = (_teacher_int8(base_llm, model_store) if config.draft == "teacher_int8"
+                     else quantized_llm["model_dir"])
+        report = evaluate_llm_core(base_llm["path"], student_llm["model_dir"], quantized_llm["model_dir"], heldout, cfg,
+                                   draft_dir=draft_dir)
     metrics = flat_metrics(report)
     rows = report["models"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -268,13 +285,13 @@ def llm_eval(context: AssetExecutionContext, config: LlmEvalAssetConfig, base_ll
                   "teacher_perplexity": float(rows[TEACHER]["perplexity"]),
                   "student_perplexity": float(rows[STUDENT]["perplexity"]),
                   "int8_perplexity": float(rows[INT8]["perplexity"]),
-                  "speculative_tokens_per_s": float(rows[SPECULATIVE]["tokens_per_s"]),
+                  "speculative_tokens_per_s": float(rows[SPECULATIVE]["tokens_per_s"]), "draft": config.draft,
                   "mlflow_run": MetadataValue.url(mlflow.run_url(student_llm["run_id"]))},
     )
 
 
 @asset_check(asset=llm_eval, blocking=True,
-             description="Assisted generation with the int8 student as draft reproduces the teacher's greedy tokens.")
+             description="Assisted generation with the int8 draft reproduces the teacher's greedy tokens.")
 def speculative_decoding_exact(llm_eval: dict) -> AssetCheckResult:
     report = llm_eval["report"]
     return AssetCheckResult(

@@ -1,7 +1,8 @@
 """The LLM core's evaluation: teacher, distilled student, int8 student and teacher+draft side by side.
 
-The draft is the int8 student (the cheapest model that shares the teacher's tokenizer), proposing
-`num_draft_tokens` tokens per teacher call.
+The draft is the int8 student (the cheapest model that shares the teacher's tokenizer) unless another
+int8 folder is given (the int8 teacher: quantized self-speculation), proposing `num_draft_tokens`
+tokens per teacher call.
 
 - perplexity on the held-out dialogs' replies for teacher, student and int8 student;
 - the draft's acceptance rate along the teacher's greedy continuations;
@@ -36,14 +37,19 @@ def prompts_of(records: list[dict]) -> list[list[dict]]:
 
 
 def evaluate_llm_core(teacher_dir: str | Path, student_dir: str | Path, int8_dir: str | Path,
-                      heldout: list[dict], cfg: LlmEvalConfig = LlmEvalConfig()) -> dict:
-    """{"models": {name: metrics}, "acceptance": {...}, "speculative_identical": bool, ...}."""
+                      heldout: list[dict], cfg: LlmEvalConfig = LlmEvalConfig(),
+                      draft_dir: str | Path | None = None) -> dict:
+    """{"models": {name: metrics}, "acceptance": {...}, "speculative_identical": bool, ...}.
+
+    `draft_dir`: the draft for speculative decoding; default the int8 student (`int8_dir`).
+    """
     from serving.llm_runtime import acceptance_rate, load_causal_lm
 
     if not heldout:
         raise ValueError("no held-out dialogs to evaluate on")
     scored = heldout[: cfg.max_perplexity_dialogs]
     prompts = prompts_of(heldout[: cfg.speed_prompts])
+    draft_dir = Path(draft_dir or int8_dir)
 
     models: dict[str, dict] = {TEACHER: {}, STUDENT: {}, INT8: {}, SPECULATIVE: {}}
     for name, path in ((TEACHER, teacher_dir), (STUDENT, student_dir), (INT8, int8_dir)):
@@ -56,7 +62,7 @@ def evaluate_llm_core(teacher_dir: str | Path, student_dir: str | Path, int8_dir
         TEACHER: profile_in_subprocess(teacher_dir, prompts, cfg.max_new_tokens, threads=cfg.threads),
         STUDENT: profile_in_subprocess(student_dir, prompts, cfg.max_new_tokens, threads=cfg.threads),
         INT8: profile_in_subprocess(int8_dir, prompts, cfg.max_new_tokens, threads=cfg.threads),
-        SPECULATIVE: profile_in_subprocess(teacher_dir, prompts, cfg.max_new_tokens, draft_dir=int8_dir,
+        SPECULATIVE: profile_in_subprocess(teacher_dir, prompts, cfg.max_new_tokens, draft_dir=draft_dir,
                                            threads=cfg.threads, draft_tokens=cfg.num_draft_tokens),
     }
     for name, prof in profiles.items():
@@ -66,7 +72,7 @@ def evaluate_llm_core(teacher_dir: str | Path, student_dir: str | Path, int8_dir
     mismatched = sum(a != b for a, b in zip(profiles[SPECULATIVE]["token_ids"], profiles[TEACHER]["token_ids"]))
 
     teacher, tokenizer = load_causal_lm(teacher_dir)
-    draft, _ = load_causal_lm(int8_dir)
+    draft, _ = load_causal_lm(draft_dir)
     acceptance = acceptance_rate(teacher, draft, tokenizer, prompts, cfg.max_new_tokens, cfg.num_draft_tokens,
                                  target_token_ids=profiles[TEACHER]["token_ids"])
 
@@ -74,6 +80,7 @@ def evaluate_llm_core(teacher_dir: str | Path, student_dir: str | Path, int8_dir
     return {
         "models": models,
         "acceptance": acceptance,
+        "draft_dir": str(draft_dir),
         "speculative_identical": identical,
         "speculative_mismatched_prompts": mismatched,
         "ratios": {

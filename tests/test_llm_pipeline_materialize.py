@@ -16,14 +16,14 @@ SELECTION = ["intent_catalog", "base_llm", "synthetic_intents", "intent_dataset"
              "dialog_corpus", "student_llm", "quantized_llm", "llm_eval"]
 
 
-def _run(resources, catalog):
+def _run(resources, catalog, draft="student_int8"):
     config = RunConfig(ops={
         "intent_catalog": IntentCatalogConfig(path=str(catalog)),
         "synthetic_intents": SyntheticIntentsConfig(paraphraser="none", per_intent_templates=30),
         "dialog_corpus": DialogCorpusAssetConfig(per_intent=3, max_new_tokens=8),
         "student_llm": StudentLlmConfig(student_layers=1, overrides={
             "max_steps": 4, "eval_steps": 2, "save_steps": 2, "logging_steps": 1, "learning_rate": 1e-2}),
-        "llm_eval": LlmEvalAssetConfig(speed_prompts=2, max_new_tokens=8, threads=1),
+        "llm_eval": LlmEvalAssetConfig(speed_prompts=2, max_new_tokens=8, threads=1, draft=draft),
     })
     assets = [a for a in all_assets if a.key.path[0] in SELECTION]
     checks = [c for c in all_checks if {k.asset_key.path[0] for k in c.check_keys} <= set(SELECTION)]
@@ -76,3 +76,11 @@ def test_llm_chain_distills_quantizes_evaluates_and_registers(env, small_catalog
     assert again.asset_materializations_for_node("llm_eval")[0].metadata["reused_evaluation"].value is True
     for name in ("convbot-student-llm", "convbot-student-llm-int8"):
         assert len(client.search_model_versions(f"name = '{name}'")) == 1, name
+
+    # the teacher in int8 as the draft: a new evaluation, same exactness, a draft that agrees at least as often
+    self_draft = _run(resources, small_catalog, draft="teacher_int8")
+    assert self_draft.success, [e.message for e in self_draft.all_events if e.is_failure]
+    report = self_draft.output_for_node("llm_eval")["report"]
+    assert "teacher_int8" in report["draft_dir"] and report["speculative_identical"]
+    assert self_draft.asset_materializations_for_node("llm_eval")[0].metadata["reused_evaluation"].value is False
+    assert report["acceptance"]["acceptance_rate"] >= evaluation["acceptance_rate"].value
