@@ -191,8 +191,8 @@ def bench_llm(student_layers: int = 15, n_train: int = 720, n_heldout: int = 24,
         "heldout_dialogs": len(dialogs["heldout"]), "speed_prompts": len(prompts), "max_new_tokens": max_new_tokens,
         "repeats": repeats, "distill_epochs": epochs, "corpus_s": round(corpus_s, 1), "distill_s": round(distill_s, 1),
         "speculative_identical_greedy": same,
-        "acceptance_rate": {name: round(a[default_k if default_k in a else draft_lengths[0]]["acceptance_rate"], 3)
-                            for name, a in acceptance.items()},
+        # per-token agreement: the same for every k (only the replayed calls depend on k)
+        "acceptance_rate": {name: round(a[draft_lengths[0]]["acceptance_rate"], 3) for name, a in acceptance.items()},
         "tokens_per_teacher_call": {name: {k: round(v["tokens_per_target_call"], 2) for k, v in a.items()}
                                     for name, a in acceptance.items()},
         "speculative_speedup": {name: round(m[name]["tokens_per_s"] / teacher_tps, 2) for name in assisted},
