@@ -236,7 +236,7 @@ class LlmEvalAssetConfig(Config):
     draft: Literal["student_int8", "teacher_int8"] = Field(
         default="student_int8",
         description="the draft in speculative decoding: the distilled student (int8), or the teacher itself in int8 "
-                    "(quantized self-speculation: 1.66x against the student's 1.36x on a 2-core CPU, docs/benchmarks.md)")
+                    "(quantized self-speculation; which is faster on a CPU: docs/benchmarks.md)")
 
 
 @asset(group_name=GROUP, compute_kind="mlflow")
