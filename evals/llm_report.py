@@ -26,7 +26,7 @@ class LlmEvalConfig:
     max_perplexity_dialogs: int = 64
     speed_prompts: int = 6
     max_new_tokens: int = 48
-    num_draft_tokens: int = 5  # per teacher call (and in the acceptance replay); the fastest of 3/5/8 in docs/benchmarks.md
+    num_draft_tokens: int = 3  # per teacher call (and in the acceptance replay); the fastest of 3/5/8 for the int8 student in docs/benchmarks.md
     max_length: int = 256
     threads: int | None = None  # per profiling process; None = torch's default
 
