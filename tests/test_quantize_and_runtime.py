@@ -142,7 +142,6 @@ def test_peak_memory_sees_torch_allocations():
     assert small < 20
 
 
-
 def test_a_fixed_draft_length_sets_how_many_tokens_each_teacher_call_checks(teacher):
     import copy
 
