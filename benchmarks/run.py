@@ -1,6 +1,7 @@
 """Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline|llm|dp|dpo ...]` (all by default).
 
-Each prints its figures and appends them, with the command, to state/bench/results.jsonl.
+Each prints its figures, writes them to the committed `docs/bench/<bench>.json` (so figures can be
+diffed across commits) and appends them, with the command, to state/bench/results.jsonl.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipelines.settings import reference_file
+
 ROOT = Path(__file__).resolve().parents[1]
-CLINC = ROOT.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
 RESULTS = ROOT / "state" / "bench" / "results.jsonl"
+FIGURES = ROOT / "docs" / "bench"
+CLINC = "clinc150/data_full.json"
 
 
 def _record(name: str, figures: dict) -> None:
@@ -26,6 +30,8 @@ def _record(name: str, figures: dict) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as f:
         f.write(json.dumps(entry) + "\n")
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    (FIGURES / f"{name}.json").write_text(json.dumps(entry, indent=2, sort_keys=True) + "\n")
     print(json.dumps(entry, indent=2))
 
 
@@ -38,7 +44,7 @@ def bench_clinc(epochs: float = 8.0, learning_rate: float = 2e-4, label_smoothin
     from training.intent_trainer import IntentTrainConfig, train_intent_model
     from training.real_data import import_labeled
 
-    frames = {s: import_labeled(CLINC, "clinc150", splits=[s]).frame for s in ("train", "val", "test")}
+    frames = {s: import_labeled(reference_file(CLINC), "clinc150", splits=[s]).frame for s in ("train", "val", "test")}
     labels = sorted(frames["train"]["intent"].unique())
     work = Path(tempfile.mkdtemp(prefix="bench-clinc-"))
     data = write_dataset({"train": frames["train"], "validation": frames["val"]}, labels, work / "data", {})
@@ -131,7 +137,7 @@ def bench_llm(student_layers: int = 15, n_train: int = 1440, n_heldout: int = 24
     from training.distill import DistillConfig, distill, init_student_from_teacher, spread_layers
     from training.quantize import quantize_int8
 
-    clinc = json.loads(CLINC.read_text())
+    clinc = json.loads(reference_file(CLINC).read_text())
     work = Path(tempfile.mkdtemp(prefix="bench-llm-"))
     teacher = resolve_llm(store_dir=ROOT / "state" / "models" / "base").path
     users = {"train": [t for t, _ in clinc["train"][:: len(clinc["train"]) // n_train][:n_train]],
@@ -217,7 +223,7 @@ def bench_dp(epsilons: tuple[float, ...] = (1.0, 4.0, 8.0), intents: int = 20, p
     from training.base_models import resolve_encoder
     from training.dp_embedder import EmbedderTrainConfig, base_embedder, load_embedder, train_embedder
 
-    clinc = json.loads(CLINC.read_text())
+    clinc = json.loads(reference_file(CLINC).read_text())
     chosen = sorted({y for _, y in clinc["train"] if y != "oos"})[:: 150 // intents][:intents]
     keep = set(chosen)
     by_intent: dict[str, list[str]] = {}

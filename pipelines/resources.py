@@ -7,8 +7,9 @@ or a SQLite file; an S3/GCS/SSH DVC remote or a local folder); `pipelines/settin
 
 import contextlib
 import os
+import random
 import subprocess
-import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -16,8 +17,8 @@ import yaml
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from serving.registry import CHALLENGER
 from training.base_models import PACKAGED_ENCODER, PACKAGED_LLM, ResolvedModel, resolve_encoder, resolve_llm
+from training.lineage import code_version
 
 
 class MlflowResource(ConfigurableResource):
@@ -54,8 +55,10 @@ class MlflowResource(ConfigurableResource):
 
     @contextlib.contextmanager
     def start_run(self, experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[str]:
-        """An active MLflow run (fluent API, so flavor `log_model` calls land in it); yields its id."""
+        """An active MLflow run (fluent API, so flavor `log_model` calls land in it), tagged with the code
+        version (git commit and dirty flag); yields its id."""
         mlflow = self.activate()
+        tags = {**code_version().mlflow_tags(), **tags}
         with mlflow.start_run(experiment_id=self.experiment_id(experiment), run_name=run_name, tags=tags) as run:
             yield run.info.run_id
 
@@ -79,13 +82,12 @@ class MlflowResource(ConfigurableResource):
         runs = self.client().search_runs([exp.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
         return runs[0].info.run_id if runs else None
 
-    def mark_challenger(self, name: str, model_info) -> str:
-        """Give the version just registered by a `log_model` the alias `challenger`, and note it on the
-        active run (tag `convbot.model_version`, which re-runs read back); returns the version."""
+    def note_version(self, model_info) -> str:
+        """Note the version just registered by a `log_model` on the active run (tag `convbot.model_version`,
+        which re-runs read back); returns it. It gets no alias here: `challenger` comes from its gate."""
         import mlflow
 
         version = str(model_info.registered_model_version)
-        self.client().set_registered_model_alias(name, CHALLENGER, version)
         mlflow.set_tag("convbot.model_version", version)
         return version
 
@@ -99,23 +101,35 @@ class MlflowResource(ConfigurableResource):
 
 
 class DvcResource(ConfigurableResource):
-    """The DVC repository that versions `data/`; `commit_data` writes `data.dvc` and pushes."""
+    """The DVC repository that versions `data/`; `commit_data` writes `data.dvc` and pushes.
+
+    DVC runs from its own environment (`.venv-dvc`, see the Makefile) through its CLI."""
 
     repo_dir: str = Field(description="the folder holding .dvc/ and data.dvc (the project root)")
     remote_name: str = "local"
     remote_url: str = Field(description="a local folder, or s3://, gs://, ssh:// ... (needs dvc[s3] etc.)")
     data_dir: str = "data"
+    dvc_bin: str = Field(default="", description="the dvc executable; empty = $CONVBOT_DVC, else .venv-dvc/bin/dvc")
+    lock_retries: int = Field(default=8, description="retries (with backoff) while another DVC process holds the lock")
 
     @property
     def data_path(self) -> Path:
         return Path(self.repo_dir, self.data_dir)
 
     def _dvc(self, *args: str) -> str:
+        from .settings import dvc_executable
+
         env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-        proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=self.repo_dir, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"`dvc {' '.join(args)}` failed in {self.repo_dir}:\n{proc.stderr.strip()}")
-        return proc.stdout
+        cmd = [self.dvc_bin or dvc_executable(), *args]
+        for attempt in range(self.lock_retries + 1):
+            proc = subprocess.run(cmd, cwd=self.repo_dir, env=env, capture_output=True, text=True)
+            if proc.returncode == 0:
+                return proc.stdout
+            # a schedule and a sensor may run at once: DVC's repo lock is held for the length of a command
+            if "unable to acquire lock" not in proc.stderr.lower() or attempt == self.lock_retries:
+                break
+            time.sleep(min(0.5 * 2 ** attempt, 15.0) * (1 + random.random()))
+        raise RuntimeError(f"`dvc {' '.join(args)}` failed in {self.repo_dir}:\n{proc.stderr.strip()}")
 
     def ensure_repo(self) -> None:
         root = Path(self.repo_dir)
@@ -136,6 +150,12 @@ class DvcResource(ConfigurableResource):
         self.ensure_repo()
         self._dvc("add", "--quiet", self.data_dir)
         self._dvc("push", "--quiet")
+        return self.current_version()
+
+    def pull(self) -> str:
+        """Fetch the version `data.dvc` names from the remote into `data/` (another machine's checkout)."""
+        self.ensure_repo()
+        self._dvc("pull", "--quiet")
         return self.current_version()
 
     def current_version(self) -> str:

@@ -15,7 +15,6 @@ import yaml  # noqa: E402
 from tests.tiny_models import build_tiny_encoder, build_tiny_llm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "datasets"
 SMALL_INTENTS = ["weather", "book_flight", "search_web", "reset_password", "greeting", "set_alarm"]
 
 
@@ -41,9 +40,9 @@ def small_catalog(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def clinc_path() -> Path:
-    path = SHARED / "clinc150" / "data_full.json"
-    assert path.exists(), f"reference data missing: {path}"
-    return path
+    from pipelines.settings import reference_file
+
+    return reference_file("clinc150/data_full.json")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from training.catalog import OUT_OF_SCOPE, IntentCatalog, load_catalog, placeholders
-from training.errors import DataValidationError
+from training.errors import DataValidationError, DataValidationErrors
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "configs" / "intent_catalog.yaml"
@@ -240,3 +240,23 @@ def test_error_message_format():
     err = DataValidationError("f.yaml", "intent #2", "description", "Field required")
     assert str(err) == "f.yaml, row intent #2, field 'description': Field required"
     assert str(DataValidationError("f.yaml", None, None, "boom")) == "f.yaml: boom"
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
+    # a missing description in one intent and an undeclared placeholder in another intent's seed
+    text = GOOD.replace("    description: Ask for the weather.\n", "")
+    text = text.replace('seeds: ["hello"]', 'seeds: ["hello {name}"]')
+    err = load_error(write(tmp_path, text))
+    assert isinstance(err, DataValidationErrors)
+    where = {(p.row, p.field) for p in err.problems}
+    assert ("intent #1 ('weather')", "description") in where
+    assert ("intent #2 ('greeting')", "seeds[0]") in where
+    message = str(err)
+    assert "2 problems" in message and "description" in message and "{name}" in message
+
+
+def test_schema_and_slot_problems_together(tmp_path):
+    text = GOOD.replace("name: greeting", "name: Greeting").replace("slots: [city]", "slots: [city, airport]")
+    err = load_error(write(tmp_path, text))
+    fields = sorted(p.field for p in err.problems)
+    assert fields == ["name", "slots"], fields

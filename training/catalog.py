@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import DataValidationError
+from .errors import DataValidationError, DataValidationErrors
 
 OUT_OF_SCOPE = "out_of_scope"
 
@@ -68,8 +68,44 @@ def _describe_loc(raw: dict, loc: tuple) -> tuple[str | None, str]:
     return None, ".".join(str(p) for p in loc)
 
 
+def _semantic_problems(path: Path, raw: dict) -> list[DataValidationError]:
+    """Problems pydantic cannot see (duplicates, undefined slot types, placeholders), read from the raw
+    YAML so that they are reported together with any schema error in the same file."""
+    problems = []
+    slot_values = raw.get("slots") if isinstance(raw.get("slots"), dict) else {}
+    seen: set[str] = set()
+    intents = raw.get("intents") if isinstance(raw.get("intents"), list) else []
+    for idx, intent in enumerate(intents):
+        if not isinstance(intent, dict):
+            continue
+        name = intent.get("name")
+        row = f"intent #{idx + 1}" + (f" ('{name}')" if name else "")
+        if name in seen:
+            problems.append(DataValidationError(path, row, "name", f"duplicate intent name '{name}'"))
+        seen.add(name)
+        slots = intent.get("slots") if isinstance(intent.get("slots"), list) else []
+        for slot in slots:
+            if isinstance(slot, str) and not slot_values.get(slot):
+                problems.append(DataValidationError(path, row, "slots", f"slot type '{slot}' has no values under 'slots'"))
+        seeds = intent.get("seeds") if isinstance(intent.get("seeds"), list) else []
+        for s_idx, seed in enumerate(seeds):
+            if not isinstance(seed, str):
+                continue
+            try:
+                used = placeholders(seed)
+            except ValueError as exc:
+                problems.append(DataValidationError(path, row, f"seeds[{s_idx}]", f"bad placeholder: {exc}"))
+                continue
+            for slot in used:
+                if slot not in slots:
+                    problems.append(DataValidationError(
+                        path, row, f"seeds[{s_idx}]", f"placeholder '{{{slot}}}' is not one of the intent's slots {slots}"))
+    return problems
+
+
 def load_catalog(path: str | Path) -> IntentCatalog:
-    """Read and validate a catalog; any problem raises DataValidationError naming file, row, field."""
+    """Read and validate a catalog. Every problem of the file is reported at once, each naming its row and
+    field (DataValidationErrors, a DataValidationError listing them all)."""
     path = Path(path)
     if not path.exists():
         raise DataValidationError(path, None, None, "catalog file not found")
@@ -81,30 +117,15 @@ def load_catalog(path: str | Path) -> IntentCatalog:
         raise DataValidationError(path, row, None, f"not valid YAML: {getattr(exc, 'problem', exc)}") from exc
     if not isinstance(raw, dict):
         raise DataValidationError(path, None, None, "expected a mapping with 'name', 'slots' and 'intents'")
+    problems: list[DataValidationError] = []
+    catalog = None
     try:
         catalog = IntentCatalog.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        row, field = _describe_loc(raw, tuple(err["loc"]))
-        raise DataValidationError(path, row, field, err["msg"]) from exc
-
-    seen: set[str] = set()
-    for idx, intent in enumerate(catalog.intents):
-        row = f"intent #{idx + 1} ('{intent.name}')"
-        if intent.name in seen:
-            raise DataValidationError(path, row, "name", f"duplicate intent name '{intent.name}'")
-        seen.add(intent.name)
-        for slot in intent.slots:
-            if not catalog.slots.get(slot):
-                raise DataValidationError(path, row, "slots", f"slot type '{slot}' has no values under 'slots'")
-        for s_idx, seed in enumerate(intent.seeds):
-            try:
-                used = placeholders(seed)
-            except ValueError as exc:
-                raise DataValidationError(path, row, f"seeds[{s_idx}]", f"bad placeholder: {exc}") from exc
-            for slot in used:
-                if slot not in intent.slots:
-                    raise DataValidationError(
-                        path, row, f"seeds[{s_idx}]",
-                        f"placeholder '{{{slot}}}' is not one of the intent's slots {intent.slots}")
+        for err in exc.errors():
+            row, field = _describe_loc(raw, tuple(err["loc"]))
+            problems.append(DataValidationError(path, row, field, err["msg"]))
+    problems += _semantic_problems(path, raw)
+    if problems:
+        raise problems[0] if len(problems) == 1 else DataValidationErrors(problems)
     return catalog

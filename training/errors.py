@@ -20,6 +20,17 @@ class DataValidationError(ConvbotError):
         super().__init__(f"{where}: {reason}")
 
 
+class DataValidationErrors(DataValidationError):
+    """Every problem found in one file; file/row/field/reason are the first problem's, `problems` has all."""
+
+    def __init__(self, problems: list[DataValidationError]):
+        self.problems = list(problems)
+        first = problems[0]
+        self.file, self.row, self.field, self.reason = first.file, first.row, first.field, first.reason
+        lines = "\n".join(f"  - {p}" for p in problems)
+        Exception.__init__(self, f"{first.file}: {len(problems)} problems\n{lines}")
+
+
 class ModelUnavailableError(ConvbotError):
     """A base model cannot be found or loaded."""
 
