@@ -74,7 +74,7 @@ def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent
                                  "steps": out.steps})
                 info = mlf.sentence_transformers.log_model(load_embedder(out.model_dir), name="model",
                                                            registered_model_name=config.registered_model_name)
-                version = mlflow.mark_challenger(config.registered_model_name, info)
+                version = mlflow.note_version(info)
                 guarantee = {"epsilon": f"{out.epsilon_spent:.6f}", "delta": f"{cfg.target_delta:g}",
                              "data_version": intent_dataset["data_version"], "data_source": config.data_source}
                 for field, tag in TAGS.items():

@@ -4,15 +4,14 @@
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetExecutionContext,
     Config,
     MaterializeResult,
@@ -22,12 +21,12 @@ from dagster import (
 )
 from pydantic import Field
 
-from evals.gate import accuracy_gate
+from evals.gate import paired_difference
 from evals.intent_metrics import intent_report
 from evals.plots import confusion_matrix_png, counts_png, training_curves_png
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
-from pipelines.settings import PROJECT_ROOT, project_path, state_dir
-from serving.registry import CHAMPION, alias_version, promote_champion
+from pipelines.settings import project_path, state_dir
+from serving.registry import CHAMPION, PromotionRefused, alias_version, is_rolled_back, move_alias
 from training.catalog import load_catalog
 from training.dedup import NEAR_DUPLICATE_RATIO
 from training.fileio import atomic_dir, atomic_write_json, sha256_dir, sha256_file, stable_hash
@@ -38,6 +37,7 @@ from training.paraphrase import LocalLLMParaphraser, OpenAICompatibleParaphraser
 from training.real_data import import_labeled
 from training.synthetic import GENERATOR_VERSION, SynthesisConfig, drop_duplicates, synthesize
 
+from .gates import GateConfig, run_gate
 from .metadata import image, table_md
 
 GROUP = "intent"
@@ -211,7 +211,7 @@ def intent_model(
     train_cfg = IntentTrainConfig(str(recipe), dict(config.overrides), config.max_length, config.early_stopping_patience)
     key = stable_hash([intent_dataset["content_sha256"], base_encoder["checksum"], recipe.read_text(),
                        train_cfg.__dict__ | {"recipe": None}, config.registered_model_name])
-    tags = {CACHE_TAG: key, "convbot.data_version": intent_dataset["data_version"], "convbot.git_commit": _git_commit(),
+    tags = {CACHE_TAG: key, "convbot.data_version": intent_dataset["data_version"],
             "convbot.base_encoder": base_encoder["spec"]}
     run_id = mlflow.find_finished_run(INTENT_EXPERIMENT, {CACHE_TAG: key})
     work = model_store.work_dir("intent_model", key)
@@ -237,7 +237,7 @@ def intent_model(
                 task="text-classification", pip_requirements=pip_requirements(),
                 registered_model_name=config.registered_model_name,
             )
-            version = mlflow.mark_challenger(config.registered_model_name, info)
+            mlflow.note_version(info)
         resumed = outcome.resumed_from
     else:
         context.log.info(f"reusing MLflow run {run_id}: same data, base model and recipe")
@@ -258,11 +258,6 @@ def intent_model(
     )
 
 
-def _git_commit() -> str:
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
-
-
 @asset(group_name=GROUP, compute_kind="mlflow")
 def intent_eval(context: AssetExecutionContext, intent_model: dict, intent_dataset: dict,
                 mlflow: MlflowResource) -> MaterializeResult:
@@ -277,14 +272,18 @@ def intent_eval(context: AssetExecutionContext, intent_model: dict, intent_datas
     else:  # the local work folder was cleaned: the registry has the same weights
         parts = mlflow.load_transformers(f"models:/{name}/{intent_model['version']}")
         challenger = IntentPredictor(parts["model"], parts["tokenizer"])
-    report = intent_report(gold, challenger.predict_proba(texts), challenger.labels)
+    proba = challenger.predict_proba(texts)
+    report = intent_report(gold, proba, challenger.labels)
+    correct = _correct(proba, challenger.labels, gold)
 
     champion_version = alias_version(mlflow.client(), name, CHAMPION)
-    champion_metrics = None
+    champion_metrics, champion_correct = None, None
     if champion_version is not None and champion_version != intent_model["version"]:
-        parts = mlflow.load_transformers(f"models:/{name}@{CHAMPION}")
+        parts = mlflow.load_transformers(f"models:/{name}/{champion_version}")
         champ = IntentPredictor(parts["model"], parts["tokenizer"], challenger.max_length)
-        champion_metrics = intent_report(gold, champ.predict_proba(texts), champ.labels).metrics
+        champ_proba = champ.predict_proba(texts)
+        champion_metrics = intent_report(gold, champ_proba, champ.labels).metrics
+        champion_correct = _correct(champ_proba, champ.labels, gold)
 
     with tempfile.TemporaryDirectory() as tmp:
         cm_png = confusion_matrix_png(report.confusion, report.labels, Path(tmp) / "confusion_matrix.png",
@@ -296,6 +295,7 @@ def intent_eval(context: AssetExecutionContext, intent_model: dict, intent_datas
         cm_meta = image(cm_png, "confusion matrix")
     return MaterializeResult(
         value={"metrics": report.metrics, "champion_metrics": champion_metrics, "champion_version": champion_version,
+               "correct": correct, "champion_correct": champion_correct, "data_version": intent_model["data_version"],
                "model_name": name, "version": intent_model["version"], "run_id": intent_model["run_id"]},
         metadata={
             **{k: float(v) for k, v in report.metrics.items()},
@@ -308,32 +308,44 @@ def intent_eval(context: AssetExecutionContext, intent_model: dict, intent_datas
     )
 
 
-class IntentGateConfig(Config):
-    min_accuracy: float = Field(default=0.92, description="held-out accuracy must exceed this")
-    max_regression: float = Field(default=0.01, description="allowed accuracy drop against the champion")
+def _correct(proba, labels: list[str], gold: list[str]) -> list[bool]:
+    return [labels[i] == g for i, g in zip(proba.argmax(axis=1), gold)]
 
 
 @asset_check(asset=intent_eval, blocking=True,
-             description="Blocks promotion unless accuracy > threshold and no regression against the champion.")
-def intent_gate(config: IntentGateConfig, intent_eval: dict) -> AssetCheckResult:
-    decision = accuracy_gate(intent_eval["metrics"], intent_eval["champion_metrics"],
-                             config.min_accuracy, config.max_regression)
-    return AssetCheckResult(
-        passed=decision.passed, severity=AssetCheckSeverity.ERROR, description=decision.summary(),
-        metadata={"accuracy": intent_eval["metrics"]["accuracy"], "threshold": config.min_accuracy,
-                  "champion_version": str(intent_eval["champion_version"]),
-                  "reasons": MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons))},
-    )
+             description="Accuracy above the floor of configs/gates.yaml and no significant drop against the champion "
+                         "(paired 95% interval); records the verdict on the version and makes it `challenger`.")
+def intent_gate(context: AssetCheckExecutionContext, config: GateConfig, intent_eval: dict,
+                mlflow: MlflowResource) -> AssetCheckResult:
+    comparison = None
+    if intent_eval["champion_correct"] is not None:
+        comparison = paired_difference(intent_eval["correct"], intent_eval["champion_correct"])
+    return run_gate(context, mlflow, "intent_gate", config, [(intent_eval["model_name"], intent_eval["version"])],
+                    intent_eval["metrics"], intent_eval["data_version"], comparison,
+                    {"champion_version": str(intent_eval["champion_version"])})
 
 
 @asset(group_name=GROUP, compute_kind="mlflow")
 def intent_champion(context: AssetExecutionContext, intent_eval: dict, mlflow: MlflowResource) -> MaterializeResult:
-    """The registry alias `champion`, moved to the challenger once its gate has passed."""
+    """The registry alias `champion`, moved to the evaluated version when its recorded gate verdict allows it."""
     name, version = intent_eval["model_name"], intent_eval["version"]
-    previous = promote_champion(mlflow.client(), name, version)
+    client = mlflow.client()
+    try:
+        previous = move_alias(client, name, CHAMPION, version, actor=f"dagster run {context.run_id}",
+                              reason="intent_gate passed")
+    except PromotionRefused as exc:
+        if not is_rolled_back(client, name, version):
+            raise
+        # an unchanged re-run after a rollback: production stays where the person put it
+        context.log.warning(str(exc))
+        current = alias_version(client, name, CHAMPION)
+        return MaterializeResult(
+            value={"model_name": name, "version": current, "previous": current, "promoted": False},
+            metadata={"champion_version": str(current), "promoted": False, "refused": str(exc)})
     context.log.info(f"{name}: champion {previous} -> {version}")
     return MaterializeResult(
-        value={"model_name": name, "version": version, "previous": previous},
-        metadata={"champion_version": version, "previous_champion": str(previous),
-                  "restore_previous": f"make restore-champion MODEL={name}"},
+        value={"model_name": name, "version": version, "previous": previous, "promoted": previous != version},
+        metadata={"champion_version": version, "previous_champion": str(previous), "promoted": previous != version,
+                  "restore_previous": f"make restore-champion MODEL={name}",
+                  "history": "python -m pipelines.cli history --model " + name},
     )

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetExecutionContext,
     Config,
     MaterializeResult,
@@ -38,6 +38,7 @@ from training.intent_dataset import load_split
 from training.quantize import QUANT_INFO, quantize_int8
 
 from .intent import pip_requirements
+from .gates import GateConfig, run_gate
 from .metadata import image
 
 GROUP = "llm"
@@ -152,7 +153,7 @@ def student_llm(context: AssetExecutionContext, config: StudentLlmConfig, base_l
                 name="model", task="text-generation", pip_requirements=pip_requirements(),
                 registered_model_name=config.registered_model_name,
             )
-            version = mlflow.mark_challenger(config.registered_model_name, info)
+            version = mlflow.note_version(info)
         resumed = outcome.resumed_from
     else:
         context.log.info(f"reusing MLflow run {reused['run_id']}: same dialogs, teacher and recipe")
@@ -202,7 +203,7 @@ def quantized_llm(context: AssetExecutionContext, config: QuantizedLlmConfig, st
                 code_paths=[str(PROJECT_ROOT / "serving")], pip_requirements=pip_requirements(),
                 registered_model_name=config.registered_model_name,
             )
-            version = mlflow.mark_challenger(config.registered_model_name, model_info)
+            version = mlflow.note_version(model_info)
     else:
         context.log.info(f"reusing MLflow run {reused['run_id']}: same student and settings")
         run_id, version = reused["run_id"], reused["model_version"]
@@ -277,7 +278,10 @@ def llm_eval(context: AssetExecutionContext, config: LlmEvalAssetConfig, base_ll
         f"| {n} | {r.get('perplexity', float('nan')):.2f} | {r['tokens_per_s']:.1f} | {r['peak_rss_mb']:.0f} |\n"
         for n, r in rows.items())
     return MaterializeResult(
-        value={"report": report, "metrics": metrics, "student_run_id": student_llm["run_id"]},
+        value={"report": report, "metrics": metrics, "student_run_id": student_llm["run_id"],
+               "student": {k: student_llm[k] for k in ("model_name", "version", "model_dir", "run_id")},
+               "int8": {k: quantized_llm[k] for k in ("model_name", "version", "model_dir", "run_id")},
+               "data_version": dialog_corpus["data_version"]},
         metadata={"comparison": MetadataValue.md(table), "chart": chart_meta, "reused_evaluation": cached,
                   "acceptance_rate": float(report["acceptance"]["acceptance_rate"]),
                   "speculative_identical": bool(report["speculative_identical"]),
@@ -290,13 +294,19 @@ def llm_eval(context: AssetExecutionContext, config: LlmEvalAssetConfig, base_ll
     )
 
 
+GATE_METRICS = ("speculative_identical", "int8_perplexity_ratio", "student_perplexity_ratio", "speculative_speedup")
+
+
 @asset_check(asset=llm_eval, blocking=True,
-             description="Assisted generation with the int8 draft reproduces the teacher's greedy tokens.")
-def speculative_decoding_exact(llm_eval: dict) -> AssetCheckResult:
+             description="Speculative decoding reproduces the teacher's greedy tokens exactly and int8 keeps perplexity "
+                         "within the floor of configs/gates.yaml; records the verdict on the student and its int8 "
+                         "version and makes them `challenger`. DPO trains only on a student that passed.")
+def llm_gate(context: AssetCheckExecutionContext, config: GateConfig, llm_eval: dict,
+             mlflow: MlflowResource) -> AssetCheckResult:
     report = llm_eval["report"]
-    return AssetCheckResult(
-        passed=bool(report["speculative_identical"]), severity=AssetCheckSeverity.ERROR,
-        metadata={"mismatched_prompts": report["speculative_mismatched_prompts"],
-                  "prompts": report["n_speed_prompts"],
-                  "acceptance_rate": float(report["acceptance"]["acceptance_rate"])},
-    )
+    metrics = {k: float(llm_eval["metrics"][k]) for k in GATE_METRICS}
+    metrics["acceptance_rate"] = float(report["acceptance"]["acceptance_rate"])
+    judged = [(m["model_name"], m["version"]) for m in (llm_eval["student"], llm_eval["int8"])]
+    return run_gate(context, mlflow, "llm_gate", config, judged, metrics, llm_eval["data_version"],
+                    extra_metadata={"mismatched_prompts": MetadataValue.json(report["speculative_mismatched_prompts"]),
+                                    "prompts": report["n_speed_prompts"]})

@@ -4,8 +4,8 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetExecutionContext,
     Config,
     DefaultSensorStatus,
@@ -25,19 +25,19 @@ from evals.plots import training_curves_png
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import state_dir
 from serving.llm_pyfunc import ADAPTER_ARTIFACT, LoraAdapterPyfunc
-from serving.registry import CHALLENGER, alias_version
+from training.checkpoints import is_complete_model_dir
 from training.dpo import DpoRunConfig, load_policy, merge_adapter, train_dpo_adapter
 from training.feedback import read_feedback, synthetic_feedback, write_feedback
-from training.fileio import atomic_write_json, atomic_write_text, sha256_dir, sha256_file, stable_hash
+from training.fileio import atomic_dir, atomic_write_json, atomic_write_text, sha256_dir, sha256_file, stable_hash
 from training.preferences import PreferenceConfig, build_pairs, read_pairs, write_pairs
 
+from .gates import GateConfig, run_gate
 from .metadata import image
 
 GROUP = "preferences"
 DPO_EXPERIMENT = "dpo"
 CACHE_TAG = "convbot.cache_key"
 EVAL_TAG = "convbot.eval_key"
-STUDENT_MODEL = "convbot-student-llm"
 _PREF = PreferenceConfig()
 _DPO = DpoRunConfig()
 
@@ -108,7 +108,7 @@ def preference_pairs(context: AssetExecutionContext, config: PreferencePairsConf
 
 
 class DpoAdapterConfig(Config):
-    base: str = Field(default="student", description="'student' (the registered student LLM, else the teacher) or 'teacher'")
+    base: str = Field(default="student", description="'student' (the distilled student that passed llm_gate) or 'teacher'")
     recipe: str = Field(default=_DPO.recipe, description="YAML of trl.DPOConfig")
     overrides: dict[str, Any] = Field(default={}, description="DPOConfig fields to override, e.g. max_steps")
     lora_r: int = _DPO.lora_r
@@ -116,36 +116,37 @@ class DpoAdapterConfig(Config):
     registered_model_name: str = "convbot-dpo-adapter"
 
 
-def _dpo_base(config: DpoAdapterConfig, base_llm: dict, mlflow: MlflowResource, model_store: ModelStoreResource,
-              context) -> tuple[str, str]:
-    """(local folder, description) of the model the adapter is trained on."""
+def _dpo_base(config: DpoAdapterConfig, base_llm: dict, llm_eval: dict, mlflow: MlflowResource,
+              model_store: ModelStoreResource) -> tuple[str, str]:
+    """(local folder, model URI or spec) of the model the adapter is trained on: the gated student that
+    `llm_eval` judged (an input of this asset, so DPO waits for llm_gate), or the teacher."""
     if config.base not in ("student", "teacher"):
         raise ValueError(f"dpo_adapter config, field 'base': expected 'student' or 'teacher', got '{config.base}'")
-    if config.base == "student":
-        client = mlflow.client()
-        for alias in ("champion", CHALLENGER):
-            version = alias_version(client, STUDENT_MODEL, alias)
-            if version is not None:
-                folder = Path(model_store.root, "registry", STUDENT_MODEL, version)
-                if not (folder / "config.json").exists():
-                    parts = mlflow.load_transformers(f"models:/{STUDENT_MODEL}/{version}")
-                    folder.mkdir(parents=True, exist_ok=True)
-                    parts["model"].save_pretrained(folder)
-                    parts["tokenizer"].save_pretrained(folder)
-                return str(folder), f"models:/{STUDENT_MODEL}/{version} (@{alias})"
-        context.log.info(f"no registered {STUDENT_MODEL} yet: training the adapter on the teacher")
-    return base_llm["path"], base_llm["spec"]
+    if config.base == "teacher":
+        return base_llm["path"], base_llm["spec"]
+    student = llm_eval["student"]
+    uri = f"models:/{student['model_name']}/{student['version']}"
+    if is_complete_model_dir(student["model_dir"]):
+        return student["model_dir"], uri
+    # the local work folder was cleaned: the registry holds the same weights
+    folder = Path(model_store.root, "registry", student["model_name"], str(student["version"]))
+    if not is_complete_model_dir(folder):
+        parts = mlflow.load_transformers(uri)
+        with atomic_dir(folder) as tmp:
+            parts["model"].save_pretrained(tmp)
+            parts["tokenizer"].save_pretrained(tmp)
+    return str(folder), uri
 
 
-@asset(group_name=GROUP, compute_kind="trl")
+@asset(group_name=GROUP, compute_kind="trl", code_version="2")
 def dpo_adapter(context: AssetExecutionContext, config: DpoAdapterConfig, preference_pairs: dict, base_llm: dict,
-                mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
-    """A LoRA adapter trained with DPO on the corrections; one MLflow run, registered as `challenger`."""
+                llm_eval: dict, mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
+    """A LoRA adapter trained with DPO on the corrections, on the gated student; one MLflow run, registered."""
     import mlflow as mlf
 
     from pipelines.settings import PROJECT_ROOT, project_path
 
-    base_dir, base_desc = _dpo_base(config, base_llm, mlflow, model_store, context)
+    base_dir, base_desc = _dpo_base(config, base_llm, llm_eval, mlflow, model_store)
     recipe = project_path(config.recipe)
     cfg = DpoRunConfig(str(recipe), dict(config.overrides), config.lora_r, config.lora_alpha)
     key = stable_hash([preference_pairs["content_sha256"], sha256_dir(base_dir, "*.safetensors"), recipe.read_text(),
@@ -166,20 +167,22 @@ def dpo_adapter(context: AssetExecutionContext, config: DpoAdapterConfig, prefer
             curves = training_curves_png(outcome.log_history, work / "dpo_curves.png", "DPO",
                                          extra=("rewards/margins", "rewards/accuracies"))
             mlf.log_artifact(str(curves), "plots")
+            # the base travels as a reference (registry URI or model spec), never as this machine's path
             info = mlf.pyfunc.log_model(
                 name="adapter", python_model=LoraAdapterPyfunc(), artifacts={ADAPTER_ARTIFACT: str(outcome.adapter_dir)},
-                model_config={"base_dir": base_dir}, code_paths=[str(PROJECT_ROOT / "serving")],
+                model_config={"base": base_desc},
+                code_paths=[str(PROJECT_ROOT / "serving"), str(PROJECT_ROOT / "training")],
                 registered_model_name=config.registered_model_name,
             )
-            mlflow.mark_challenger(config.registered_model_name, info)
+            mlflow.note_version(info)
     else:
         context.log.info(f"reusing MLflow run {run_id}: same pairs, base and recipe")
     run = mlflow.client().get_run(run_id)
     curves = work / "dpo_curves.png"
     return MaterializeResult(
-        value={"run_id": run_id, "adapter_dir": str(work / "adapter"), "base_dir": base_dir,
+        value={"run_id": run_id, "adapter_dir": str(work / "adapter"), "base_dir": base_dir, "base": base_desc,
                "version": run.data.tags["convbot.model_version"], "model_name": config.registered_model_name,
-               "beta": float(run.data.params.get("beta", 0.1)), "work": str(work)},
+               "beta": float(run.data.params["beta"]), "work": str(work), "data_version": preference_pairs["data_version"]},
         metadata={"mlflow_run": MetadataValue.url(mlflow.run_url(run_id)), "base": base_desc,
                   "registered_version": run.data.tags["convbot.model_version"],
                   **{k: float(v) for k, v in run.data.metrics.items() if k.startswith("eval_rewards")},
@@ -219,27 +222,24 @@ def dpo_eval(context: AssetExecutionContext, config: DpoEvalConfig, dpo_adapter:
     examples = "\n\n".join(f"**user:** {e['prompt']}  \n**correction:** {e['correction']}  \n"
                            f"**base:** {e['base']}  \n**policy:** {e['policy']}" for e in report["examples"])
     return MaterializeResult(
-        value={"metrics": metrics, "run_id": dpo_adapter["run_id"], "merged_dir": str(merged) if merged else None},
+        value={"metrics": metrics, "run_id": dpo_adapter["run_id"], "merged_dir": str(merged) if merged else None,
+               "model_name": dpo_adapter["model_name"], "version": dpo_adapter["version"],
+               "data_version": dpo_adapter["data_version"]},
         metadata={**metrics, "examples": MetadataValue.md(examples), "reused_evaluation": cached,
                   "merged_model": MetadataValue.path(str(merged)) if merged else "not merged",
                   "mlflow_run": MetadataValue.url(mlflow.run_url(dpo_adapter["run_id"]))},
     )
 
 
-class DpoGateConfig(Config):
-    min_preference_accuracy: float = Field(default=0.85, description="held-out preference accuracy must reach this")
-
-
-@asset_check(asset=dpo_eval, blocking=True, description="Held-out preference accuracy of the DPO policy >= the bar.")
-def dpo_preference_gate(config: DpoGateConfig, dpo_eval: dict) -> AssetCheckResult:
-    accuracy = dpo_eval["metrics"]["preference_accuracy"]
-    passed = accuracy >= config.min_preference_accuracy
-    return AssetCheckResult(
-        passed=passed, severity=AssetCheckSeverity.ERROR,
-        description=(f"preference accuracy {accuracy:.3f} {'>=' if passed else '<'} {config.min_preference_accuracy}"),
-        metadata={"preference_accuracy": accuracy, "threshold": config.min_preference_accuracy,
-                  "moved_toward_rate": dpo_eval["metrics"]["moved_toward_rate"]},
-    )
+@asset_check(asset=dpo_eval, blocking=True,
+             description="Held-out preference accuracy of the DPO policy at or above the floor of configs/gates.yaml; "
+                         "records the verdict on the adapter version and makes it `challenger`.")
+def dpo_preference_gate(context: AssetCheckExecutionContext, config: GateConfig, dpo_eval: dict,
+                        mlflow: MlflowResource) -> AssetCheckResult:
+    metrics = {k: dpo_eval["metrics"][k] for k in ("preference_accuracy", "moved_toward_rate")
+               if k in dpo_eval["metrics"]}
+    return run_gate(context, mlflow, "dpo_preference_gate", config, [(dpo_eval["model_name"], dpo_eval["version"])],
+                    metrics, dpo_eval["data_version"])
 
 
 def inbox_state(inbox: Path) -> str:

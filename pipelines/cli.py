@@ -1,13 +1,28 @@
-"""Command-line helpers around the registry: `python -m pipelines.cli restore-champion --model NAME`."""
+"""Command-line helpers: registry promotions and their history, reference data.
+
+    python -m pipelines.cli history [--model NAME]
+    python -m pipelines.cli promote --model NAME --version N --reason "..." [--alias champion]
+    python -m pipelines.cli restore-champion --model NAME [--reason "..."]
+    python -m pipelines.cli reference-data
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 
-from serving.registry import CHAMPION, champion_history, restore_previous_champion
+from serving.registry import CHAMPION, PromotionRefused, format_history, move_alias, restore_previous_champion
+from training.errors import ConvbotError
 
 from .settings import default_resources
+
+
+def _actor(command: str) -> str:
+    try:
+        return f"cli {command} ({getpass.getuser()})"
+    except OSError:
+        return f"cli {command}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,18 +30,43 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     restore = sub.add_parser("restore-champion", help="move 'champion' back to the previous champion version")
     restore.add_argument("--model", default="intent-classifier")
-    history = sub.add_parser("champion-history", help="list the versions that have been champion")
-    history.add_argument("--model", default="intent-classifier")
+    restore.add_argument("--reason", default="rolled back by a person")
+    promote = sub.add_parser("promote", help="give a version an alias by name (its gate verdict must have passed; "
+                                             "the only way to bring back a rolled-back version)")
+    promote.add_argument("--model", required=True)
+    promote.add_argument("--version", required=True)
+    promote.add_argument("--alias", default=CHAMPION)
+    promote.add_argument("--reason", required=True)
+    history = sub.add_parser("history", help="every alias move (model, alias, from, to, when, who, why)")
+    history.add_argument("--model", default=None)
+    sub.add_parser("reference-data", help="download missing reference datasets (CLINC150, XSTest), checksum-verified")
     args = parser.parse_args(argv)
+
+    if args.command == "reference-data":
+        from training.reference_data import fetch_missing
+
+        from .settings import reference_data_dir
+
+        try:
+            fetch_missing(reference_data_dir())
+        except (ConvbotError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
 
     client = default_resources()["mlflow"].client()
     try:
         if args.command == "restore-champion":
-            old, new = restore_previous_champion(client, args.model)
+            old, new = restore_previous_champion(client, args.model, actor=_actor("restore-champion"),
+                                                 reason=args.reason)
             print(f"{args.model}: '{CHAMPION}' moved from version {old} back to version {new}")
+        elif args.command == "promote":
+            previous = move_alias(client, args.model, args.alias, args.version, actor=_actor("promote"),
+                                  reason=args.reason, explicit=True)
+            print(f"{args.model}: '{args.alias}' {previous or '-'} -> {args.version}")
         else:
-            print(" -> ".join(champion_history(client, args.model)) or "no champion yet")
-    except RuntimeError as exc:
+            print("\n".join(format_history(client, args.model)) or "no alias moves recorded yet")
+    except ConvbotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

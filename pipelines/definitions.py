@@ -17,7 +17,7 @@ from assets import base_models, embedder, intent, llm, preferences
 from .settings import default_resources
 
 all_assets = load_assets_from_modules([base_models, intent, llm, preferences, embedder])
-all_checks = [intent.no_split_leakage, intent.intent_gate, llm.speculative_decoding_exact,
+all_checks = [intent.no_split_leakage, intent.intent_gate, llm.llm_gate,
               preferences.dpo_preference_gate]
 
 intent_pipeline = define_asset_job(

@@ -54,3 +54,22 @@ def test_resumes_from_last_checkpoint(tmp_path, small_catalog, tiny_encoder):
     assert second.resumed_from is not None and second.resumed_from.endswith("checkpoint-2")
     steps = [h["step"] for h in second.log_history if "loss" in h]
     assert max(steps) == 4
+
+
+def test_a_truncated_newest_checkpoint_is_passed_over(tmp_path, small_catalog, tiny_encoder):
+    """A kill mid-save leaves the highest checkpoint broken: the re-run resumes from the one before."""
+    data = _dataset(tmp_path, small_catalog)
+    common = {"eval_strategy": "steps", "save_strategy": "steps", "eval_steps": 2, "save_steps": 2, "logging_steps": 1,
+              "save_total_limit": 3}
+    train_intent_model(data, tiny_encoder, tmp_path / "work", IntentTrainConfig(overrides={**common, "max_steps": 4}))
+    checkpoints = tmp_path / "work" / "checkpoints"
+    newest = checkpoints / "checkpoint-4"
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    # transformers' own choice would wedge every retry on the broken folder
+    from transformers.trainer_utils import get_last_checkpoint
+
+    assert get_last_checkpoint(str(checkpoints)).endswith("checkpoint-4")
+    again = train_intent_model(data, tiny_encoder, tmp_path / "work", IntentTrainConfig(overrides={**common, "max_steps": 6}))
+    assert again.resumed_from.endswith("checkpoint-2")
+    assert max(h["step"] for h in again.log_history if "loss" in h) == 6

@@ -36,7 +36,7 @@ def test_llm_chain_distills_quantizes_evaluates_and_registers(env, small_catalog
 
     result = _run(resources, small_catalog)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
-    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "speculative_decoding_exact")
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "llm_gate")
     assert check.passed
 
     assert alias_version(client, "convbot-student-llm", CHALLENGER) == "1"

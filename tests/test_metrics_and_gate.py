@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evals.gate import GateDecision, accuracy_gate
+from evals.gate import (
+    GateConfigError,
+    GateDecision,
+    GateSpec,
+    Regression,
+    Threshold,
+    decide,
+    gate_for_model,
+    load_gate_specs,
+    paired_difference,
+    resolve_thresholds,
+)
 from evals.intent_metrics import expected_calibration_error, intent_report, wilson_interval
 
 # --- Wilson interval -----------------------------------------------------------------------------
@@ -123,62 +134,69 @@ def test_intent_report_unknown_labels_raise():
     assert "['yyy', 'zzz']" in str(info.value)
 
 
-# --- accuracy gate -------------------------------------------------------------------------------
+# --- gates --------------------------------------------------------------------------------------
+
+SPEC = GateSpec("intent_gate", ("intent-classifier",), (Threshold("accuracy", ">", 0.92),), Regression())
 
 
 def test_gate_passes_above_threshold_without_champion():
-    d = accuracy_gate({"accuracy": 0.95}, None)
-    assert isinstance(d, GateDecision)
-    assert d.passed
-    assert "0.9500" in d.reasons[0] and "0.9200" in d.reasons[0]
-    assert "no champion yet" in d.reasons
+    d = decide(SPEC, SPEC.floors, {"accuracy": 0.95})
+    assert isinstance(d, GateDecision) and d.passed
+    assert d.reasons[0] == "accuracy 0.9500 meets > 0.92"
+    assert "no champion to compare with" in d.reasons
     assert d.summary().startswith("PASSED: ")
 
 
-def test_gate_fails_at_the_threshold():
-    d = accuracy_gate({"accuracy": 0.92}, None, min_accuracy=0.92)
-    assert not d.passed
-    assert "0.9200 <= threshold 0.9200" in d.reasons[0]
-    assert d.summary().startswith("FAILED: ")
+def test_gate_fails_at_the_threshold_and_on_a_missing_metric():
+    d = decide(SPEC, SPEC.floors, {"accuracy": 0.92})
+    assert not d.passed and "0.9200 fails > 0.92" in d.reasons[0]
+    missing = decide(SPEC, SPEC.floors, {"macro_f1": 0.99})
+    assert not missing.passed and "accuracy was not measured" in missing.reasons[0]
+    assert not decide(SPEC, SPEC.floors, {"accuracy": float("nan")}).passed
 
 
-def test_gate_fails_below_the_threshold():
-    d = accuracy_gate({"accuracy": 0.80}, {"accuracy": 0.70})
-    assert not d.passed
-    assert "0.8000 <=" in d.reasons[0]
-    assert "+0.1000" in d.reasons[1]
+def test_paired_difference_interval():
+    same = paired_difference([True] * 50, [True] * 50)
+    assert (same.difference, same.low, same.high) == (0.0, 0.0, 0.0)
+    # 10 examples better, 2 worse out of 100: +0.08 with an interval that excludes zero
+    a = [True] * 10 + [False] * 2 + [True] * 88
+    b = [False] * 10 + [True] * 2 + [True] * 88
+    d = paired_difference(a, b)
+    assert d.difference == pytest.approx(0.08) and d.low > 0 and d.n == 100
+    with pytest.raises(ValueError):
+        paired_difference([True], [True, False])
 
 
-def test_gate_fails_on_regression_against_champion():
-    d = accuracy_gate({"accuracy": 0.94}, {"accuracy": 0.97}, max_regression=0.01)
-    assert not d.passed
-    assert "> threshold" in d.reasons[0]
-    assert "0.9700" in d.reasons[1] and "-0.0300" in d.reasons[1] and "beyond tolerance 0.0100" in d.reasons[1]
+def test_gate_fails_only_on_a_drop_noise_cannot_explain():
+    # one worse answer in 200: within the interval, passes
+    small = paired_difference([False] + [True] * 199, [True] * 200)
+    assert small.low < 0 < small.high or small.high >= 0
+    assert decide(SPEC, SPEC.floors, {"accuracy": 0.95}, small).passed
+    # 20 worse, 2 better in 200: the whole interval is below zero
+    big = paired_difference([False] * 20 + [True] * 2 + [True] * 178, [True] * 20 + [False] * 2 + [True] * 178)
+    d = decide(SPEC, SPEC.floors, {"accuracy": 0.95}, big)
+    assert big.high < 0 and not d.passed
+    assert "significant drop" in d.reasons[-1] and "95% CI" in d.reasons[-1]
 
 
-def test_gate_passes_within_tolerance():
-    d = accuracy_gate({"accuracy": 0.955}, {"accuracy": 0.96}, max_regression=0.01)
-    assert d.passed
-    assert "-0.0050" in d.reasons[1] and "within tolerance" in d.reasons[1]
-    better = accuracy_gate({"accuracy": 0.97}, {"accuracy": 0.96})
-    assert better.passed and "+0.0100" in better.reasons[1]
+def test_thresholds_may_be_stricter_but_looser_needs_a_reason():
+    assert resolve_thresholds(SPEC, {"accuracy": 0.95})[0].value == 0.95
+    with pytest.raises(GateConfigError, match="looser than the project floor accuracy > 0.92"):
+        resolve_thresholds(SPEC, {"accuracy": 0.5})
+    assert resolve_thresholds(SPEC, {"accuracy": 0.5}, "demo for the board")[0].value == 0.5
+    with pytest.raises(GateConfigError, match="no threshold on"):
+        resolve_thresholds(SPEC, {"latency": 1.0})
+    # the same value with a weaker comparison is looser too
+    assert Threshold("accuracy", ">=", 0.92).looser_than(SPEC.floors[0])
+    assert not Threshold("accuracy", ">", 0.92).looser_than(SPEC.floors[0])
+    assert Threshold("ratio", "<=", 1.2).looser_than(Threshold("ratio", "<=", 1.1))
 
 
-def test_gate_custom_metric_and_thresholds():
-    d = accuracy_gate({"accuracy": 0.99, "macro_f1": 0.85}, {"accuracy": 0.5, "macro_f1": 0.9},
-                      min_accuracy=0.8, max_regression=0.1, metric="macro_f1")
-    assert d.passed
-    assert d.reasons[0].startswith("macro_f1 0.8500 > threshold 0.8000")
-    strict = accuracy_gate({"macro_f1": 0.85}, {"macro_f1": 0.9}, min_accuracy=0.8, max_regression=0.0,
-                           metric="macro_f1")
-    assert not strict.passed
-    with pytest.raises(KeyError):
-        accuracy_gate({"accuracy": 0.95}, None, metric="macro_f1")
-
-
-def test_gate_passes_a_drop_of_exactly_the_tolerance():
-    # 0.95 - 0.96 is -0.010000000000000009 in floating point: still exactly the tolerance
-    d = accuracy_gate({"accuracy": 0.95}, {"accuracy": 0.96}, max_regression=0.01)
-    assert d.passed, d.summary()
-    assert "within tolerance" in d.reasons[-1]
-    assert not accuracy_gate({"accuracy": 0.949}, {"accuracy": 0.96}, max_regression=0.01).passed
+def test_project_gates_have_the_design_floors():
+    specs = load_gate_specs()
+    assert specs["intent_gate"].floors == (Threshold("accuracy", ">", 0.92),)
+    assert gate_for_model("intent-classifier").name == "intent_gate"
+    assert gate_for_model("convbot-student-llm-int8").name == "llm_gate"
+    assert specs["dpo_preference_gate"].floors[0].value == 0.85
+    with pytest.raises(GateConfigError, match="no gate"):
+        gate_for_model("something-else")

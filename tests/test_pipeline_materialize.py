@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
+import pytest
 import yaml
-from dagster import AssetKey, RunConfig, materialize
+from dagster import AssetKey, RunConfig, build_asset_context, materialize
 
 from assets.intent import (
     IntentCatalogConfig,
@@ -11,9 +12,18 @@ from assets.intent import (
     IntentModelConfig,
     RealDataSource,
     SyntheticIntentsConfig,
+    intent_champion,
 )
 from pipelines.definitions import all_assets, all_checks
-from serving.registry import CHALLENGER, CHAMPION, alias_version
+from serving.registry import (
+    CHALLENGER,
+    CHAMPION,
+    PromotionRefused,
+    alias_version,
+    history,
+    read_verdict,
+    restore_previous_champion,
+)
 
 GOOD = {"num_train_epochs": 40, "learning_rate": 2e-3, "per_device_train_batch_size": 16,
         "logging_steps": 5, "save_total_limit": 1}
@@ -76,15 +86,44 @@ def test_chain_registers_gates_and_promotes(env, small_catalog, tmp_path):
     assert again.success
     assert len(client.search_model_versions("name = 'intent-classifier'")) == 1
 
-    # 3. a deliberately weak configuration: registered as challenger, gate fails, champion unchanged
+    # 3. a deliberately weak configuration: registered, gate fails, neither alias moves
     weak = _materialize(resources, _run_config(small_catalog, WEAK))
     assert not weak.success
     gate = _check(weak, "intent_gate")
     assert not gate.passed
-    assert "threshold" in gate.description
-    assert alias_version(client, "intent-classifier", CHALLENGER) == "2"
+    assert "fails > 0.92" in gate.description
+    assert alias_version(client, "intent-classifier", CHALLENGER) == "1"
     assert alias_version(client, "intent-classifier", CHAMPION) == "1"
     assert AssetKey("intent_champion") not in {e.asset_key for e in weak.get_asset_materialization_events()}
+    verdict = read_verdict(client, "intent-classifier", "2", "intent_gate")
+    assert verdict is not None and not verdict.passed and verdict.thresholds[0].value == 0.92
+    assert verdict.data_version == weak.output_for_node("intent_dataset")["data_version"] and verdict.code_version
+
+    # 4. the promotion asked for alone, without its gate, reads the failed verdict and refuses
+    context = build_asset_context(resources={"mlflow": resources["mlflow"]})
+    with pytest.raises(PromotionRefused, match="failed gate 'intent_gate'"):
+        intent_champion(context=context, intent_eval=weak.output_for_node("intent_eval"))
+    assert alias_version(client, "intent-classifier", CHAMPION) == "1"
+
+
+def test_a_rolled_back_version_is_not_promoted_again_by_an_unchanged_run(env, small_catalog):
+    tmp, resources = env
+    client = resources["mlflow"].client()
+    assert _materialize(resources, _run_config(small_catalog, GOOD)).success
+    # a second, different good model becomes champion, then a person rolls it back
+    second = _materialize(resources, _run_config(small_catalog, {**GOOD, "seed": 1}))
+    assert second.success and alias_version(client, "intent-classifier", CHAMPION) == "2"
+    restore_previous_champion(client, "intent-classifier")
+    assert alias_version(client, "intent-classifier", CHAMPION) == "1"
+    # the same configuration again reuses version 2's training run and passes its gate: 2 stays rolled back
+    again = _materialize(resources, _run_config(small_catalog, {**GOOD, "seed": 1}))
+    assert _check(again, "intent_gate").passed
+    assert alias_version(client, "intent-classifier", CHAMPION) == "1"
+    meta = again.asset_materializations_for_node("intent_champion")[0].metadata
+    assert meta["promoted"].value is False and "rolled back" in meta["refused"].value
+    moves = [(r.fields["alias"], r.fields["from"], r.fields["to"]) for r in history(client).records()]
+    assert moves == [("challenger", "", "1"), ("champion", "", "1"), ("challenger", "1", "2"),
+                     ("champion", "1", "2"), ("champion", "2", "1")]
 
 
 def test_unknown_imported_intents_are_quarantined(env, small_catalog, tmp_path):

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .checkpoints import manifest_callback, resume_point
 from .errors import ConvbotError, DataValidationError
 from .fileio import atomic_dir, replace_dir, sha256_dir
 from .intent_trainer import MetricsForwarder, load_training_args
@@ -389,7 +390,6 @@ def distill(
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
 
     check_same_tokenizer(teacher_dir, student_dir)
     work_dir = Path(work_dir)
@@ -407,13 +407,13 @@ def distill(
     student = AutoModelForCausalLM.from_pretrained(student_dir, dtype=torch.float32)
     # logits over the whole eval set would not fit in memory: the eval metric is the loss
     args = load_training_args(cfg.recipe, work_dir / "checkpoints", {"prediction_loss_only": True, **cfg.overrides})
-    callbacks = [MetricsForwarder(metrics_sink).callback] if metrics_sink is not None else []
+    callbacks = [manifest_callback()] + ([MetricsForwarder(metrics_sink).callback] if metrics_sink is not None else [])
     trainer = _trainer_class()(
         model=student, args=args, train_dataset=Dataset.from_list(train), eval_dataset=Dataset.from_list(evals),
         processing_class=tokenizer, data_collator=PadCollator(tokenizer.pad_token_id), callbacks=callbacks,
         teacher_model=teacher, temperature=cfg.temperature, alpha=cfg.alpha,
     )
-    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    last = resume_point(args.output_dir)
     if last:
         log.info("resuming distillation from %s", last)
     trainer.train(resume_from_checkpoint=last)

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .checkpoints import manifest_callback, resume_point
 from .errors import DataValidationError
 from .fileio import atomic_dir, sha256_dir
 from .intent_trainer import MetricsForwarder, load_training_args
@@ -67,7 +68,6 @@ def train_dpo_adapter(base_dir: str | os.PathLike, train_pairs: list[dict], eval
     import torch
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import DPOConfig, DPOTrainer
 
     work_dir = Path(work_dir)
@@ -79,10 +79,10 @@ def train_dpo_adapter(base_dir: str | os.PathLike, train_pairs: list[dict], eval
     args = load_training_args(cfg.recipe, work_dir / "checkpoints", cfg.overrides, args_class=DPOConfig)
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=list(cfg.target_modules), task_type="CAUSAL_LM")
-    callbacks = [MetricsForwarder(metrics_sink).callback] if metrics_sink is not None else []
+    callbacks = [manifest_callback()] + ([MetricsForwarder(metrics_sink).callback] if metrics_sink is not None else [])
     trainer = DPOTrainer(model=model, args=args, train_dataset=train, eval_dataset=evals,
                          processing_class=tokenizer, peft_config=lora, callbacks=callbacks)
-    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    last = resume_point(args.output_dir)
     if last:
         log.info("resuming DPO from %s", last)
     trainer.train(resume_from_checkpoint=last)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
+from .checkpoints import manifest_callback, resume_point
 from .fileio import atomic_dir
 from .intent_dataset import load_labels, load_split
 
@@ -91,7 +92,6 @@ def train_intent_model(
         EarlyStoppingCallback,
         Trainer,
     )
-    from transformers.trainer_utils import get_last_checkpoint
 
     work_dir = Path(work_dir)
     labels = load_labels(data_dir)
@@ -111,7 +111,7 @@ def train_intent_model(
         id2label={i: l for l, i in label2id.items()}, label2id=label2id,
     )
     args = load_training_args(cfg.recipe, work_dir / "checkpoints", cfg.overrides)
-    callbacks = [EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience)]
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience), manifest_callback()]
     if metrics_sink is not None:
         callbacks.append(MetricsForwarder(metrics_sink).callback)
     trainer = Trainer(
@@ -119,7 +119,7 @@ def train_intent_model(
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=_accuracy, callbacks=callbacks,
     )
-    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    last = resume_point(args.output_dir)
     if last:
         log.info("resuming intent training from %s", last)
     trainer.train(resume_from_checkpoint=last)
