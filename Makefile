@@ -67,11 +67,9 @@ run: install
 test: install $(SKY_VENV)/.installed
 	$(BIN)/python -m pytest -q
 
+# Dagster UI (and its daemon) on :3000 and MLflow UI on :5000; one Ctrl-C stops everything it started
 ui: install
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///$(CONVBOT_STATE)/mlflow.db & \
-	MLFLOW_PID=$$!; trap "kill $$MLFLOW_PID" EXIT INT TERM; \
-	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+	$(BIN)/python -m pipelines.ui
 
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -14,13 +14,13 @@ def _result(resolved) -> MaterializeResult:
     )
 
 
-@asset(group_name="base_models", compute_kind="huggingface")
+@asset(group_name="base_models", compute_kind="huggingface", code_version="1")
 def base_encoder(context: AssetExecutionContext, model_store: ModelStoreResource) -> MaterializeResult:
     """The base sentence encoder (packaged all-MiniLM-L6-v2 by default)."""
     return _result(model_store.resolve_encoder())
 
 
-@asset(group_name="base_models", compute_kind="huggingface")
+@asset(group_name="base_models", compute_kind="huggingface", code_version="1")
 def base_llm(context: AssetExecutionContext, model_store: ModelStoreResource) -> MaterializeResult:
     """The base LLM as a plain safetensors checkpoint (packaged SmolLM2-135M-Instruct by default)."""
     return _result(model_store.resolve_llm())

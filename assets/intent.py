@@ -12,6 +12,7 @@ import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    DataVersion,
     AssetExecutionContext,
     Config,
     MaterializeResult,
@@ -30,7 +31,15 @@ from serving.registry import CHAMPION, PromotionRefused, alias_version, is_rolle
 from training.catalog import load_catalog
 from training.dedup import NEAR_DUPLICATE_RATIO
 from training.fileio import atomic_dir, atomic_write_json, sha256_dir, sha256_file, stable_hash
-from training.intent_dataset import SPLITS, SplitConfig, cross_split_duplicates, load_split, split_frame, write_dataset
+from training.intent_dataset import (
+    SPLITS,
+    SplitConfig,
+    cross_split_duplicates,
+    load_split,
+    split_frame,
+    template_leaks,
+    write_dataset,
+)
 from training.intent_predictor import IntentPredictor
 from training.intent_trainer import IntentTrainConfig, train_intent_model
 from training.paraphrase import LocalLLMParaphraser, OpenAICompatibleParaphraser
@@ -53,7 +62,7 @@ class IntentCatalogConfig(Config):
     path: str = Field(default="configs/intent_catalog.yaml", description="catalog YAML, relative to the project")
 
 
-@asset(group_name=GROUP, compute_kind="yaml")
+@asset(group_name=GROUP, compute_kind="yaml", code_version="1")
 def intent_catalog(context: AssetExecutionContext, config: IntentCatalogConfig) -> MaterializeResult:
     """The validated intent catalog: intents, descriptions, slot types and seed utterances."""
     path = project_path(config.path)
@@ -78,7 +87,7 @@ class SyntheticIntentsConfig(Config):
     seed: int = _SYN.seed
 
 
-@asset(group_name=GROUP, compute_kind="transformers")
+@asset(group_name=GROUP, compute_kind="transformers", code_version="3")
 def synthetic_intents(
     context: AssetExecutionContext, config: SyntheticIntentsConfig, intent_catalog: dict, base_llm: dict
 ) -> MaterializeResult:
@@ -137,7 +146,7 @@ class IntentDatasetConfig(Config):
     seed: int = _SPLIT.seed
 
 
-@asset(group_name=GROUP, compute_kind="dvc")
+@asset(group_name=GROUP, compute_kind="dvc", code_version="2")
 def intent_dataset(
     context: AssetExecutionContext, config: IntentDatasetConfig, synthetic_intents: dict,
     intent_catalog: dict, dvc: DvcResource,
@@ -165,8 +174,11 @@ def intent_dataset(
     version = dvc.commit_data()
     return MaterializeResult(
         # data_version (the DVC hash of all of data/) labels runs; content_sha256 (this dataset only)
-        # decides whether a model must be retrained, so new dialogs do not retrain the intent model
-        value={"path": str(target), "data_version": version, "content_sha256": sha256_dir(target)},
+        # decides whether a model must be retrained, so new dialogs do not retrain the intent model;
+        # Dagster's DataVersion comes from the md5s DVC recorded for data/intents
+        data_version=DataVersion(dvc.folder_version("intents")),
+        value={"path": str(target), "data_version": version, "content_sha256": sha256_dir(target),
+               "catalog_path": intent_catalog["path"]},
         metadata={
             "data_version": version, "path": MetadataValue.path(str(target)),
             **{f"rows_{s}": len(splits[s]) for s in SPLITS},
@@ -177,12 +189,19 @@ def intent_dataset(
     )
 
 
-@asset_check(asset=intent_dataset, blocking=True, description="No exact or near-duplicate text shared across splits.")
+@asset_check(asset=intent_dataset, blocking=True,
+             description="No text shared across splits: exact and near duplicates (character similarity), and template "
+                         "siblings (slot-masked word bigrams, a method the splitter does not use).")
 def no_split_leakage(intent_dataset: dict) -> AssetCheckResult:
     splits = {s: load_split(intent_dataset["path"], s) for s in SPLITS}
-    leaks = cross_split_duplicates(splits)
-    return AssetCheckResult(passed=not leaks, metadata={"leaking_pairs": len(leaks),
-                                                         "examples": MetadataValue.json([list(x) for x in leaks[:10]])})
+    catalog = load_catalog(intent_dataset["catalog_path"])
+    near = cross_split_duplicates(splits)
+    siblings = template_leaks(splits, [v for vs in catalog.slots.values() for v in vs],
+                              catalog.prefixes + catalog.suffixes)
+    return AssetCheckResult(
+        passed=not near and not siblings,
+        metadata={"near_duplicate_pairs": len(near), "template_sibling_pairs": len(siblings),
+                  "examples": MetadataValue.json([list(x) for x in (near + siblings)[:10]])})
 
 
 class IntentModelConfig(Config):
@@ -199,7 +218,7 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("torch", "transformers", "tokenizers", "safetensors")]
 
 
-@asset(group_name=GROUP, compute_kind="mlflow")
+@asset(group_name=GROUP, compute_kind="mlflow", code_version="2")
 def intent_model(
     context: AssetExecutionContext, config: IntentModelConfig, intent_dataset: dict, base_encoder: dict,
     mlflow: MlflowResource, model_store: ModelStoreResource,
@@ -258,7 +277,7 @@ def intent_model(
     )
 
 
-@asset(group_name=GROUP, compute_kind="mlflow")
+@asset(group_name=GROUP, compute_kind="mlflow", code_version="2")
 def intent_eval(context: AssetExecutionContext, intent_model: dict, intent_dataset: dict,
                 mlflow: MlflowResource) -> MaterializeResult:
     """Held-out metrics of the challenger and of the current champion, on the same test split."""
@@ -280,7 +299,7 @@ def intent_eval(context: AssetExecutionContext, intent_model: dict, intent_datas
     champion_metrics, champion_correct = None, None
     if champion_version is not None and champion_version != intent_model["version"]:
         parts = mlflow.load_transformers(f"models:/{name}/{champion_version}")
-        champ = IntentPredictor(parts["model"], parts["tokenizer"], challenger.max_length)
+        champ = IntentPredictor(parts["model"], parts["tokenizer"])
         champ_proba = champ.predict_proba(texts)
         champion_metrics = intent_report(gold, champ_proba, champ.labels).metrics
         champion_correct = _correct(champ_proba, champ.labels, gold)
@@ -325,7 +344,7 @@ def intent_gate(context: AssetCheckExecutionContext, config: GateConfig, intent_
                     {"champion_version": str(intent_eval["champion_version"])})
 
 
-@asset(group_name=GROUP, compute_kind="mlflow")
+@asset(group_name=GROUP, compute_kind="mlflow", code_version="2")
 def intent_champion(context: AssetExecutionContext, intent_eval: dict, mlflow: MlflowResource) -> MaterializeResult:
     """The registry alias `champion`, moved to the evaluated version when its recorded gate verdict allows it."""
     name, version = intent_eval["model_name"], intent_eval["version"]

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    DataVersion,
     AssetExecutionContext,
     Config,
     MaterializeResult,
@@ -58,7 +59,7 @@ class DialogCorpusAssetConfig(Config):
     seed: int = _DIALOG.seed
 
 
-@asset(group_name=GROUP, compute_kind="transformers")
+@asset(group_name=GROUP, compute_kind="transformers", code_version="2")
 def dialog_corpus(context: AssetExecutionContext, config: DialogCorpusAssetConfig, base_llm: dict,
                   intent_dataset: dict, dvc: DvcResource) -> MaterializeResult:
     """Domain dialogs under data/dialogs: user turns from the intent data, replies by the teacher."""
@@ -80,6 +81,7 @@ def dialog_corpus(context: AssetExecutionContext, config: DialogCorpusAssetConfi
     counts = {s: len(read_corpus(target, s)) for s in ("train", "heldout")}
     sample = read_corpus(target, "heldout")[:3]
     return MaterializeResult(
+        data_version=DataVersion(dvc.folder_version("dialogs")),
         value={"path": str(target), "data_version": version, "content_sha256": sha256_dir(target)},
         metadata={"data_version": version, "dialogs_train": counts["train"], "dialogs_heldout": counts["heldout"],
                   "path": MetadataValue.path(str(target)),
@@ -107,7 +109,7 @@ def _reuse_or_none(mlflow: MlflowResource, key: str) -> dict | None:
     return {"run_id": run_id, "model_version": mlflow.client().get_run(run_id).data.tags["convbot.model_version"]}
 
 
-@asset(group_name=GROUP, compute_kind="transformers")
+@asset(group_name=GROUP, compute_kind="transformers", code_version="2")
 def student_llm(context: AssetExecutionContext, config: StudentLlmConfig, base_llm: dict, dialog_corpus: dict,
                 mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
     """The student LLM: the teacher's tokenizer and a subset of its layers, distilled on the dialogs; `challenger`."""
@@ -176,7 +178,7 @@ class QuantizedLlmConfig(Config):
     registered_model_name: str = "convbot-student-llm-int8"
 
 
-@asset(group_name=GROUP, compute_kind="torch")
+@asset(group_name=GROUP, compute_kind="torch", code_version="2")
 def quantized_llm(context: AssetExecutionContext, config: QuantizedLlmConfig, student_llm: dict,
                   mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
     """The student with int8 Linear weights (weight-only, CPU), registered as an MLflow pyfunc."""
@@ -240,7 +242,7 @@ class LlmEvalAssetConfig(Config):
                     "(quantized self-speculation; which is faster on a CPU: docs/benchmarks.md)")
 
 
-@asset(group_name=GROUP, compute_kind="mlflow")
+@asset(group_name=GROUP, compute_kind="mlflow", code_version="2")
 def llm_eval(context: AssetExecutionContext, config: LlmEvalAssetConfig, base_llm: dict, student_llm: dict,
              quantized_llm: dict, dialog_corpus: dict, mlflow: MlflowResource,
              model_store: ModelStoreResource) -> MaterializeResult:
@@ -308,5 +310,5 @@ def llm_gate(context: AssetCheckExecutionContext, config: GateConfig, llm_eval: 
     metrics["acceptance_rate"] = float(report["acceptance"]["acceptance_rate"])
     judged = [(m["model_name"], m["version"]) for m in (llm_eval["student"], llm_eval["int8"])]
     return run_gate(context, mlflow, "llm_gate", config, judged, metrics, llm_eval["data_version"],
-                    extra_metadata={"mismatched_prompts": MetadataValue.json(report["speculative_mismatched_prompts"]),
+                    extra_metadata={"mismatched_prompts": int(report["speculative_mismatched_prompts"]),
                                     "prompts": report["n_speed_prompts"]})

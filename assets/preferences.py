@@ -6,6 +6,7 @@ from typing import Any
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    DataVersion,
     AssetExecutionContext,
     Config,
     DefaultSensorStatus,
@@ -56,7 +57,7 @@ class FeedbackLogConfig(Config):
     seed: int = 0
 
 
-@asset(group_name=GROUP, compute_kind="python")
+@asset(group_name=GROUP, compute_kind="python", code_version="2")
 def feedback_log(context: AssetExecutionContext, config: FeedbackLogConfig, dvc: DvcResource) -> MaterializeResult:
     """User corrections from the inbox, schema-checked, PII-redacted, under data/feedback (malformed rows quarantined)."""
     inbox = feedback_inbox()
@@ -76,6 +77,8 @@ def feedback_log(context: AssetExecutionContext, config: FeedbackLogConfig, dvc:
     atomic_write_json(state_dir() / "quarantine" / "feedback_log.json", batch.quarantined)
     stats = batch.stats()
     return MaterializeResult(
+        # committed to DVC with the pairs (preference_pairs); until then its content hash is its version
+        data_version=DataVersion(sha256_dir(target)[:32]),
         value={"path": str(target), "content_sha256": sha256_dir(target)},
         metadata={"records": stats["records"], "quarantined_rows": stats["quarantined"],
                   "quarantine_reasons": MetadataValue.json(stats["quarantine_reasons"]),
@@ -89,7 +92,7 @@ class PreferencePairsConfig(Config):
     seed: int = _PREF.seed
 
 
-@asset(group_name=GROUP, compute_kind="dvc")
+@asset(group_name=GROUP, compute_kind="dvc", code_version="2")
 def preference_pairs(context: AssetExecutionContext, config: PreferencePairsConfig, feedback_log: dict,
                      dvc: DvcResource) -> MaterializeResult:
     """(prompt, chosen = correction, rejected = original answer), deduplicated, split by prompt, DVC-versioned."""
@@ -101,6 +104,7 @@ def preference_pairs(context: AssetExecutionContext, config: PreferencePairsConf
                                  "duplicates_dropped": duplicates})
     version = dvc.commit_data()
     return MaterializeResult(
+        data_version=DataVersion(dvc.folder_version("preferences")),
         value={"path": str(target), "data_version": version, "content_sha256": sha256_dir(target)},
         metadata={"data_version": version, "pairs_train": len(splits["train"]), "pairs_heldout": len(splits["heldout"]),
                   "duplicates_dropped": duplicates, "path": MetadataValue.path(str(target))},
@@ -171,7 +175,7 @@ def dpo_adapter(context: AssetExecutionContext, config: DpoAdapterConfig, prefer
             info = mlf.pyfunc.log_model(
                 name="adapter", python_model=LoraAdapterPyfunc(), artifacts={ADAPTER_ARTIFACT: str(outcome.adapter_dir)},
                 model_config={"base": base_desc},
-                code_paths=[str(PROJECT_ROOT / "serving"), str(PROJECT_ROOT / "training")],
+                code_paths=[str(PROJECT_ROOT / "serving")],
                 registered_model_name=config.registered_model_name,
             )
             mlflow.note_version(info)
@@ -196,7 +200,7 @@ class DpoEvalConfig(Config):
     merge: bool = Field(default=True, description="also write the base with the adapter merged in, for serving")
 
 
-@asset(group_name=GROUP, compute_kind="mlflow")
+@asset(group_name=GROUP, compute_kind="mlflow", code_version="2")
 def dpo_eval(context: AssetExecutionContext, config: DpoEvalConfig, dpo_adapter: dict, preference_pairs: dict,
              mlflow: MlflowResource) -> MaterializeResult:
     """Held-out preference accuracy and how far generated answers move toward the corrections."""

@@ -33,9 +33,10 @@ def retrieval_metrics(embed, pairs: list[tuple[str, str]], ks: tuple[int, ...] =
     queries = np.asarray(embed([a for a, _ in pairs]), dtype=np.float32)
     corpus = np.asarray(embed([b for _, b in pairs]), dtype=np.float32)
     scores = queries @ corpus.T
-    # rank of the right answer: 1 + how many corpus items score strictly higher
+    # rank of the right answer, ties counted against it: 1 + how many other corpus items score at least as
+    # high (a collapsed encoder that scores everything alike must not rank every answer first)
     right = scores[np.arange(len(pairs)), np.arange(len(pairs))]
-    ranks = 1 + (scores > right[:, None]).sum(axis=1)
+    ranks = (scores >= right[:, None]).sum(axis=1)
     out = {f"recall_at_{k}": float((ranks <= k).mean()) for k in ks}
     out["mrr"] = float((1.0 / ranks).mean())
     out["pairs"] = len(pairs)

@@ -6,6 +6,8 @@ or a SQLite file; an S3/GCS/SSH DVC remote or a local folder); `pipelines/settin
 
 
 import contextlib
+import hashlib
+import json
 import os
 import random
 import subprocess
@@ -148,14 +150,14 @@ class DvcResource(ConfigurableResource):
     def commit_data(self) -> str:
         """Track `data/` in data.dvc, push it to the remote, and return the data version (its md5)."""
         self.ensure_repo()
-        self._dvc("add", "--quiet", self.data_dir)
-        self._dvc("push", "--quiet")
+        self._dvc("add", self.data_dir)  # not --quiet: it would hide the error, the lock one included
+        self._dvc("push")
         return self.current_version()
 
     def pull(self) -> str:
         """Fetch the version `data.dvc` names from the remote into `data/` (another machine's checkout)."""
         self.ensure_repo()
-        self._dvc("pull", "--quiet")
+        self._dvc("pull")
         return self.current_version()
 
     def current_version(self) -> str:
@@ -164,6 +166,17 @@ class DvcResource(ConfigurableResource):
             raise FileNotFoundError(f"{pointer} does not exist: no data has been committed yet")
         outs = yaml.safe_load(pointer.read_text())["outs"][0]
         return outs["md5"].removesuffix(".dir")
+
+    def folder_version(self, subdir: str) -> str:
+        """The version of one folder of `data/` (e.g. `intents`), from the md5s DVC recorded for its files in
+        the committed `data/` version: it changes only when that folder's content does (a Dagster DataVersion)."""
+        listing = Path(self.repo_dir, ".dvc", "cache", "files", "md5")
+        digest = self.current_version()
+        manifest = json.loads((listing / digest[:2] / f"{digest[2:]}.dir").read_text())
+        files = sorted((e["relpath"], e["md5"]) for e in manifest if e["relpath"].startswith(subdir.rstrip("/") + "/"))
+        if not files:
+            raise FileNotFoundError(f"DVC version {digest} of {self.data_dir}/ has no files under {subdir}/")
+        return hashlib.sha256(json.dumps(files).encode()).hexdigest()[:32]
 
 
 class ModelStoreResource(ConfigurableResource):

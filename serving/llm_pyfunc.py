@@ -11,6 +11,7 @@ so the int8 student is registered as a pyfunc: the folder travels as an artifact
 from __future__ import annotations
 
 import mlflow.pyfunc
+import mlflow.transformers
 
 MODEL_DIR_ARTIFACT = "model_dir"
 ADAPTER_ARTIFACT = "adapter_dir"
@@ -32,15 +33,36 @@ class CausalLMPyfunc(mlflow.pyfunc.PythonModel):
         return texts
 
 
+def load_base_llm(reference: str):
+    """The base model an adapter was trained on, by reference: a registry URI (`models:/NAME/VERSION`),
+    or a model spec (`packaged:smollm2`, a hub id, a folder) resolved as the pipeline resolves it."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if reference.startswith("models:/"):
+        return mlflow.transformers.load_model(reference, return_type="components")["model"].float()
+    try:  # a model spec resolves through the project's own resolver: it needs the convbot package
+        from training.base_models import resolve_llm
+    except ImportError as exc:
+        raise RuntimeError(f"the adapter's base '{reference}' is a model spec, which needs the convbot project "
+                           "installed to resolve; register the base and train on its registry version") from exc
+
+    resolved = resolve_llm(reference, Path(tempfile.gettempdir()) / "convbot-base-models")
+    return AutoModelForCausalLM.from_pretrained(resolved.path, dtype=torch.float32)
+
+
 class LoraAdapterPyfunc(mlflow.pyfunc.PythonModel):
-    """A PEFT LoRA adapter applied to its base model at load time (model_config["base_dir"])."""
+    """A PEFT LoRA adapter applied to its base model at load time; model_config["base"] names the base by
+    registry URI or model spec, never by a path on the machine that trained it."""
 
     def load_context(self, context) -> None:
-        import torch
         from peft import PeftModel
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
-        base = AutoModelForCausalLM.from_pretrained(context.model_config["base_dir"], dtype=torch.float32)
+        base = load_base_llm(context.model_config["base"])
         self.model = PeftModel.from_pretrained(base, context.artifacts[ADAPTER_ARTIFACT]).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(context.artifacts[ADAPTER_ARTIFACT])
 

@@ -316,8 +316,32 @@ def test_split_frame_big_group_never_empties_train_or_exceeds_quota(seed):
         assert (splits["train"]["intent"] == intent).sum() > 0, (seed, intent)
         for split, fraction in (("test", cfg.test_fraction), ("validation", cfg.validation_fraction)):
             held = int((splits[split]["intent"] == intent).sum())
-            assert held <= max(fraction * n, 1), (seed, intent, split, held)
+            assert held <= max(2 * fraction * n, 1), (seed, intent, split, held)  # a first group may take 2x
     # the big group stays in one split, and that can only be train
     where = {t: s for s, df in splits.items() for t in df["text"]}
     assert {where[f"set an alarm for seven oclock number {i}"] for i in range(17)} == {"train"}
     assert cross_split_duplicates(splits) == []
+
+
+# --- held out means held out: template groups ----------------------------------------------------
+
+
+def test_template_siblings_and_their_paraphrases_stay_in_one_split():
+    from training.catalog import load_catalog
+    from training.intent_dataset import template_leaks
+    from training.synthetic import SynthesisConfig, synthesize
+
+    catalog = load_catalog(Path(__file__).resolve().parents[1] / "configs" / "intent_catalog.yaml")
+    frame = synthesize(catalog, SynthesisConfig(per_intent_templates=60)).frame
+    values = [v for vs in catalog.slots.values() for v in vs]
+    affixes = catalog.prefixes + catalog.suffixes
+    splits = split_frame(frame, SplitConfig())
+    where = {g: {s for s, df in splits.items() if (df["group"] == g).any()} for g in frame["group"].unique()}
+    assert all(len(s) == 1 for s in where.values()), "a template's rows landed in two splits"
+    assert all(len(splits[s]) for s in SPLITS)
+    assert template_leaks(splits, values, affixes) == []
+    # without the generator's groups (the old splitter) siblings leak: the check sees what character
+    # similarity alone misses
+    ungrouped = split_frame(frame.drop(columns=["group"]), SplitConfig())
+    assert cross_split_duplicates(ungrouped) == []
+    assert len(template_leaks(ungrouped, values, affixes)) > 50

@@ -42,3 +42,14 @@ def test_empty_replies_are_dropped():
     turns = [{"intent": "weather", "user": "rain?"}, {"intent": "weather", "user": "sun?"}]
     corpus = build_corpus(turns, ["", "sunny"], DialogCorpusConfig())
     assert sum(len(v) for v in corpus.values()) == 1
+
+
+def test_heldout_dialogs_come_from_templates_the_training_dialogs_never_saw():
+    rows = [(f"book a flight to city {i}", "book_flight", f"book_flight/seed{i % 4}") for i in range(24)]
+    frame = pd.DataFrame(rows, columns=["text", "intent", "group"])
+    turns = sample_user_turns(frame, per_intent=24, seed=3)
+    corpus = build_corpus(turns, ["sure"] * len(turns), DialogCorpusConfig(heldout_fraction=0.25))
+    held = {r["group"] for r in corpus["heldout"]}
+    train = {r["group"] for r in corpus["train"]}
+    assert held and train and not held & train
+    assert len(corpus["heldout"]) == 6  # one whole template of four

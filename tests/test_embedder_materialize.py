@@ -1,12 +1,17 @@
-"""The DP embedder chain through Dagster on a tiny encoder: registered DP versions with their guarantee,
-retrieval metrics for base / non-DP / DP, and a run refused by the privacy budget before training."""
+"""The DP embedder chain through Dagster on a tiny encoder: every training reserved in the privacy ledger,
+registered DP versions with their guarantee, retrieval metrics for base / non-DP / DP, and a run refused
+by the project's budget before training."""
 
+import shutil
+from pathlib import Path
+
+import pytest
 from dagster import AssetKey, RunConfig, materialize
 
 from assets.embedder import DpEmbedderConfig
 from assets.intent import IntentCatalogConfig, SyntheticIntentsConfig
 from pipelines.definitions import all_assets
-from training.privacy_ledger import TAGS
+from training.privacy_ledger import TAGS, PrivacyLedger
 
 SELECTION = ["intent_catalog", "base_llm", "base_encoder", "synthetic_intents", "intent_dataset",
              "dp_embedder", "embedder_eval"]
@@ -22,32 +27,52 @@ def _run(resources, catalog, **dp):
                        run_config=config, raise_on_error=False)
 
 
-def test_dp_embedder_registers_guarantees_evaluates_and_respects_the_budget(env, small_catalog):
+def test_dp_embedder_reserves_in_the_ledger_registers_guarantees_and_respects_the_budget(env, small_catalog):
     tmp, resources = env
     client = resources["mlflow"].client()
+    ledger = PrivacyLedger(client)
 
-    first = _run(resources, small_catalog, target_epsilons=[2.0, 8.0], privacy_budget=12.0)
+    first = _run(resources, small_catalog, target_epsilons=[2.0, 8.0])
     assert first.success, [e.message for e in first.all_events if e.is_failure]
     versions = client.search_model_versions("name = 'convbot-dp-embedder'")
     assert len(versions) == 2
     spent = sorted(float(v.tags[TAGS["epsilon"]]) for v in versions)
-    assert 0 < spent[0] <= 2.0 * 1.01 and 2.0 < spent[1] <= 8.0 * 1.01
-    assert {v.tags[TAGS["data_source"]] for v in versions} == {"intent_dataset/train"}
+    assert 0 < spent[0] <= 2.0 and 2.0 < spent[1] <= 8.0
+    fingerprint = first.output_for_node("dp_embedder")["data_fingerprint"]
+    assert {v.tags[TAGS["fingerprint"]] for v in versions} == {fingerprint}
+    assert ledger.spent(fingerprint)[0] == pytest.approx(sum(spent), abs=1e-4)
     meta = {e.asset_key: e.materialization.metadata for e in first.get_asset_materialization_events()}
     evaluation = first.output_for_node("embedder_eval")["metrics"]
     assert set(evaluation) == {"base", "no_dp", "dp_eps2.0", "dp_eps8.0"}
     assert all(0.0 <= m["mrr"] <= 1.0 for m in evaluation.values())
-    assert "comparison" in meta[AssetKey("embedder_eval")]
+    assert "comparison" in meta[AssetKey("embedder_eval")] and "ledger" in meta[AssetKey("dp_embedder")]
+    # the non-private reference on the same data is never written to disk nor registered
+    on_disk = [p for p in (tmp / "models").rglob("*.safetensors") if "dp_embedder" not in p.parts]
+    assert on_disk == [], on_disk
 
     # the same run again costs nothing (no new training, nothing spent)
-    again = _run(resources, small_catalog, target_epsilons=[2.0, 8.0], privacy_budget=12.0)
+    again = _run(resources, small_catalog, target_epsilons=[2.0, 8.0])
     assert again.success
     assert len(client.search_model_versions("name = 'convbot-dp-embedder'")) == 2
+    assert ledger.spent(fingerprint)[0] == pytest.approx(sum(spent), abs=1e-4)
 
-    # a new epsilon that does not fit in what is left is refused before training
-    refused = _run(resources, small_catalog, target_epsilons=[4.0], privacy_budget=12.0)
+    # a run whose model folder is gone trains again, and that training is counted
+    model_dir = Path(first.output_for_node("dp_embedder")["models"]["2.0"]["model_dir"])
+    shutil.rmtree(model_dir)
+    regrown = _run(resources, small_catalog, target_epsilons=[2.0])
+    assert regrown.success
+    after_regrow = ledger.spent(fingerprint)[0]
+    assert after_regrow > sum(spent) + 1.0
+
+    # deleting registered versions does not give the budget back
+    for v in client.search_model_versions("name = 'convbot-dp-embedder'"):
+        client.delete_model_version("convbot-dp-embedder", v.version)
+    assert ledger.spent(fingerprint)[0] == pytest.approx(after_regrow)
+
+    # a new epsilon that does not fit in what is left (project budget 20) is refused before training
+    refused = _run(resources, small_catalog, target_epsilons=[20.0 - after_regrow + 1.0])
     assert not refused.success
     error = next(e for e in refused.all_events if e.is_step_failure).event_specific_data.error.cause
     assert error.cls_name == "PrivacyBudgetExceeded"
-    assert "privacy budget" in error.message and "is left and this run needs 4" in error.message
-    assert len(client.search_model_versions("name = 'convbot-dp-embedder'")) == 2
+    assert "privacy budget" in error.message and "is left and this run needs" in error.message
+    assert ledger.spent(fingerprint)[0] == pytest.approx(after_regrow)

@@ -39,6 +39,7 @@ def test_every_trainable_parameter_changes_and_checkpoint_carries_config(tmp_pat
     assert info["labels"] == sorted(SMALL_INTENTS) or set(info["labels"]) == set(SMALL_INTENTS)
     predictor = IntentPredictor.from_pretrained(out.model_dir)
     assert predictor.labels == out.labels
+    assert predictor.max_length == cfg.max_length  # recorded on the tokenizer, so the registry copy keeps it
     proba = predictor.predict_proba(["what's the weather in Paris", "hello"])
     assert proba.shape == (2, len(SMALL_INTENTS))
     assert abs(proba.sum(axis=1) - 1).max() < 1e-5
@@ -73,3 +74,14 @@ def test_a_truncated_newest_checkpoint_is_passed_over(tmp_path, small_catalog, t
     again = train_intent_model(data, tiny_encoder, tmp_path / "work", IntentTrainConfig(overrides={**common, "max_steps": 6}))
     assert again.resumed_from.endswith("checkpoint-2")
     assert max(h["step"] for h in again.log_history if "loss" in h) == 6
+
+
+def test_a_tokenizer_without_a_recorded_length_is_refused(tiny_encoder):
+    import pytest
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
+    tokenizer.model_max_length = int(1e30)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_encoder, num_labels=2)
+    with pytest.raises(ValueError, match="model_max_length"):
+        IntentPredictor(model, tokenizer)

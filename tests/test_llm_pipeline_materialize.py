@@ -16,15 +16,19 @@ SELECTION = ["intent_catalog", "base_llm", "synthetic_intents", "intent_dataset"
              "dialog_corpus", "student_llm", "quantized_llm", "llm_eval"]
 
 
-def _run(resources, catalog, draft="student_int8"):
-    config = RunConfig(ops={
+def llm_ops(catalog, draft="student_int8") -> dict:
+    return {
         "intent_catalog": IntentCatalogConfig(path=str(catalog)),
         "synthetic_intents": SyntheticIntentsConfig(paraphraser="none", per_intent_templates=30),
         "dialog_corpus": DialogCorpusAssetConfig(per_intent=3, max_new_tokens=8),
         "student_llm": StudentLlmConfig(student_layers=1, overrides={
             "max_steps": 4, "eval_steps": 2, "save_steps": 2, "logging_steps": 1, "learning_rate": 1e-2}),
         "llm_eval": LlmEvalAssetConfig(speed_prompts=2, max_new_tokens=8, threads=1, draft=draft),
-    })
+    }
+
+
+def _run(resources, catalog, draft="student_int8"):
+    config = RunConfig(ops=llm_ops(catalog, draft))
     assets = [a for a in all_assets if a.key.path[0] in SELECTION]
     checks = [c for c in all_checks if {k.asset_key.path[0] for k in c.check_keys} <= set(SELECTION)]
     return materialize([*assets, *checks], resources=resources, run_config=config, raise_on_error=False)

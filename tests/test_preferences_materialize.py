@@ -1,36 +1,49 @@
 """The preference chain through Dagster on a tiny LLM: inbox -> redacted feedback -> DVC pairs -> DPO
 adapter (registered) -> evaluation and its gate; and the sensor that starts it on new feedback."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance, RunConfig, build_sensor_context, materialize
 
 from assets.preferences import DpoAdapterConfig, DpoEvalConfig, FeedbackLogConfig, feedback_inbox, feedback_sensor
 from pipelines.definitions import all_assets, all_checks
-from serving.registry import CHALLENGER, alias_version
+from assets.gates import GateConfig
+from serving.registry import CHALLENGER, alias_version, read_verdict
+from tests.test_llm_pipeline_materialize import SELECTION as LLM_SELECTION
+from tests.test_llm_pipeline_materialize import llm_ops
 from training.feedback import synthetic_feedback
 
-SELECTION = ["base_llm", "feedback_log", "preference_pairs", "dpo_adapter", "dpo_eval"]
+TINY = "tiny random model in a test"
+# DPO trains on the student that passed llm_gate: the tiny LLM chain runs first
+SELECTION = LLM_SELECTION + ["feedback_log", "preference_pairs", "dpo_adapter", "dpo_eval"]
 
 
-def _run(resources, records=160):
+def _run(resources, catalog, records=160):
     config = RunConfig(ops={
+        **llm_ops(catalog),
         "feedback_log": FeedbackLogConfig(synthetic_records=records),
         "dpo_adapter": DpoAdapterConfig(overrides={"max_steps": 16, "learning_rate": 5e-3, "eval_steps": 8,
                                                    "save_steps": 8, "logging_steps": 2, "max_length": 96}),
         "dpo_eval": DpoEvalConfig(max_generate=4, max_new_tokens=8),
+        # held-out pairs are unseen scenarios, beyond a tiny random model: the floor is lowered, with a reason
+        "dpo_eval_dpo_preference_gate": GateConfig(thresholds={"preference_accuracy": 0.0}, override_reason=TINY),
     })
     assets = [a for a in all_assets if a.key.path[0] in SELECTION]
     checks = [c for c in all_checks if {k.asset_key.path[0] for k in c.check_keys} <= set(SELECTION)]
     return materialize([*assets, *checks], resources=resources, run_config=config, raise_on_error=False)
 
 
-def test_preference_chain_redacts_versions_trains_registers_and_gates(env):
+def test_preference_chain_redacts_versions_trains_registers_and_gates(env, small_catalog):
     tmp, resources = env
-    result = _run(resources)
+    result = _run(resources, small_catalog)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     gate = next(e for e in result.get_asset_check_evaluations() if e.check_name == "dpo_preference_gate")
     assert gate.passed, gate.description
+    verdict = read_verdict(resources["mlflow"].client(), "convbot-dpo-adapter", "1", "dpo_preference_gate")
+    assert verdict.override_reason == TINY and verdict.thresholds[0].value == 0.0
 
     meta = {e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()}
     feedback = meta[AssetKey("feedback_log")]
@@ -58,12 +71,29 @@ def test_preference_chain_redacts_versions_trains_registers_and_gates(env):
     run = client.get_run(run_id)
     assert "heldout_preference_accuracy" in run.data.metrics
     assert any(k.startswith("rewards_margins") for k in run.data.metrics)
-    assert run.data.tags["convbot.base"] == result.output_for_node("base_llm")["spec"]  # no student registered: the teacher
+    # the base is the student version that passed llm_gate, referenced by registry URI (not a local path)
+    assert run.data.tags["convbot.base"] == "models:/convbot-student-llm/1"
+    flavors = resources["mlflow"].activate().models.get_model_info("models:/convbot-dpo-adapter/1").flavors
+    assert flavors["python_function"]["config"] == {"base": "models:/convbot-student-llm/1"}
     assert 0.0 <= meta[AssetKey("dpo_eval")]["moved_toward_rate"].value <= 1.0
     assert (Path(result.output_for_node("dpo_eval")["merged_dir"]) / "config.json").exists()
 
+    # the registered adapter loads in a fresh process with nothing of this machine's model store
+    code = ("import json, sys, mlflow; mlflow.set_registry_uri(sys.argv[1]); mlflow.set_tracking_uri(sys.argv[1]); "
+            "m = mlflow.pyfunc.load_model('models:/convbot-dpo-adapter@challenger'); "
+            "print(json.dumps(m.predict(['reset my password'], params={'max_new_tokens': 4})))")
+    hidden = tmp / "models-moved-away"
+    (tmp / "models").rename(hidden)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, resources["mlflow"].tracking_uri],
+                              capture_output=True, text=True, cwd=tmp, timeout=300)
+    finally:
+        hidden.rename(tmp / "models")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(json.loads(proc.stdout.strip().splitlines()[-1])) == 1
+
     # nothing changed: no new adapter version, the evaluation is reused
-    again = _run(resources)
+    again = _run(resources, small_catalog)
     assert again.success
     assert len(client.search_model_versions("name = 'convbot-dpo-adapter'")) == 1
     assert again.asset_materializations_for_node("dpo_eval")[0].metadata["reused_evaluation"].value is True

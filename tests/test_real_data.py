@@ -22,7 +22,8 @@ def test_clinc_val_without_labels_imports_everything(clinc_path):
     assert len(frame) == 3000
     assert frame["intent"].nunique() == 150
     assert result.quarantined == []
-    assert list(frame.columns) == ["text", "intent", "source"]
+    assert list(frame.columns) == ["text", "intent", "source", "group"]
+    assert frame["group"].is_unique  # every imported row is its own group
     assert set(frame["source"]) == {f"import:{clinc_path.name}"}
     assert frame["text"].str.strip().eq(frame["text"]).all()
     assert (frame["intent"].value_counts() == 20).all()
@@ -132,7 +133,7 @@ def test_csv_good_rows(tmp_path):
     path = write_csv(tmp_path, "text,intent\nwhat's the weather in Paris,weather\n  book a flight  , book_flight \n"
                                '"hi, there",greeting\n')
     result = import_labeled(path, "csv", labels={"weather", "book_flight", "greeting"}, strict=True)
-    assert result.frame.values.tolist() == [
+    assert result.frame[["text", "intent", "source"]].values.tolist() == [
         ["what's the weather in Paris", "weather", "import:data.csv"],
         ["book a flight", "book_flight", "import:data.csv"],
         ["hi, there", "greeting", "import:data.csv"],

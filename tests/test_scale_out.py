@@ -119,3 +119,37 @@ def test_set_overrides_are_typed_and_malformed_ones_refused():
                                     "lr_scheduler_type": "cosine"}
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         overrides_from(parse_args(base + ["--set", "max_steps"]))
+
+
+def _pins(path: Path) -> dict[str, str]:
+    return {line.split("==")[0].lower(): line.split("==")[1] for line in path.read_text().split()
+            if "==" in line and not line.startswith("#")}
+
+
+def test_the_cloud_task_installs_from_the_gpu_lock():
+    setup = yaml.safe_load(SKY_TASK.read_text())["setup"]
+    installs = [line.strip() for line in setup.splitlines() if ".venv/bin/pip install" in line]
+    assert any("-c requirements-gpu.lock torch==2.13.0" in line for line in installs)
+    assert not any("requirements.lock" in line for line in installs), "the CPU lock pins torch 2.13.0+cpu"
+    cpu, gpu = _pins(ROOT / "requirements.lock"), _pins(ROOT / "requirements-gpu.lock")
+    assert cpu["torch"].endswith("+cpu") and gpu["torch"] == "2.13.0"
+    # everything else is the tested set, at the same versions
+    assert {k: v for k, v in cpu.items() if k != "torch"}.items() <= gpu.items()
+
+
+def test_the_gpu_lock_resolves_torch_to_a_cuda_build_on_pypi(tmp_path):
+    """What a GPU node's pip does with the task's torch line (resolution only: --dry-run --report)."""
+    report = tmp_path / "report.json"
+    # PyPI alone, as on a cloud node: not this machine's local wheels or its cap on torch
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": "", "PIP_CONSTRAINT": ""}
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--ignore-installed",
+                           "--quiet", "--report", str(report), "--index-url", "https://pypi.org/simple",
+                           "-c", str(ROOT / "requirements-gpu.lock"), "torch==2.13.0"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    resolved = {i["metadata"]["name"].lower(): i["metadata"]["version"] for i in json.loads(report.read_text())["install"]}
+    assert resolved["torch"] == "2.13.0"
+    cuda = [n for n in resolved if n.startswith(("nvidia-", "cuda-"))]
+    assert "nvidia-cudnn-cu13" in cuda and "triton" in resolved
+    gpu = _pins(ROOT / "requirements-gpu.lock")
+    assert all(gpu.get(n) == v for n, v in resolved.items() if n in gpu), "the lock and PyPI's resolution differ"

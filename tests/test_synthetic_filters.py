@@ -105,25 +105,26 @@ def test_empty(catalog):
 
 def test_fill_templates_fills_every_placeholder(catalog):
     rows = fill_templates(catalog, 15, random.Random(0))
-    by_intent = Counter(i for _, i, _ in rows)
+    by_intent = Counter(i for _, i, _, _ in rows)
     assert set(by_intent) == set(catalog.labels)
     assert all(n <= 15 for n in by_intent.values())
     assert by_intent["book_flight"] == 15
-    for text, intent, source in rows:
+    for text, intent, source, group in rows:
         assert source == "template"
+        assert group.startswith(f"{intent}/seed")
         assert "{" not in text and "}" not in text
         assert text == text.strip()
-    assert len({(t, i) for t, i, _ in rows}) == len(rows)
+    assert len({(t, i) for t, i, _, _ in rows}) == len(rows)
     # same seed, same rows
     assert fill_templates(catalog, 15, random.Random(0)) == rows
 
 
 def test_fill_templates_starts_with_the_seeds(catalog):
     rows = fill_templates(catalog, 50, random.Random(1))
-    greetings = {t for t, i, _ in rows if i == "greeting"}
+    greetings = {t for t, i, _, _ in rows if i == "greeting"}
     assert set(catalog.intent("greeting").seeds) <= greetings
     # a seed without placeholders appears verbatim
-    weather = {t for t, i, _ in rows if i == "weather"}
+    weather = {t for t, i, _, _ in rows if i == "weather"}
     plain = [s for s in catalog.intent("weather").seeds if not placeholders(s)]
     assert plain and set(plain) <= weather
 
@@ -242,7 +243,7 @@ def test_synthesize_on_shipped_catalog_without_paraphraser(catalog):
 
 
 def _frame(rows):
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame([(*r, f"g{i}") for i, r in enumerate(rows)], columns=COLUMNS)
 
 
 def test_drop_duplicates_removes_texts_claimed_by_two_intents():

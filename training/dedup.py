@@ -42,8 +42,10 @@ def dedupe(texts: list[str], threshold: float | None = NEAR_DUPLICATE_RATIO) -> 
     return kept, dropped
 
 
-def near_duplicate_groups(texts: list[str], threshold: float = NEAR_DUPLICATE_RATIO) -> np.ndarray:
-    """Group id per text so that near-duplicates (transitively) share a group."""
+def near_duplicate_groups(texts: list[str], threshold: float = NEAR_DUPLICATE_RATIO,
+                          known_groups: list | None = None) -> np.ndarray:
+    """Group id per text so that near-duplicates (transitively) share a group; texts with the same
+    `known_groups` label (e.g. the template they came from) share one too."""
     norm = [normalize(t) for t in texts]
     n = len(norm)
     parent = np.arange(n)
@@ -62,10 +64,13 @@ def near_duplicate_groups(texts: list[str], threshold: float = NEAR_DUPLICATE_RA
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
         # exact matches after normalisation score 100, but an empty string scores 0 against itself
-        first: dict[str, int] = {}
-        for i, t in enumerate(norm):
-            j = first.setdefault(t, i)
-            if j != i:
-                ra, rb = find(i), find(j)
-                parent[max(ra, rb)] = min(ra, rb)
+        for labels in ([("text", t) for t in norm], [("group", g) for g in known_groups or []]):
+            first: dict = {}
+            for i, label in enumerate(labels):
+                if label[1] is None or (isinstance(label[1], float) and np.isnan(label[1])):
+                    continue
+                j = first.setdefault(label, i)
+                if j != i:
+                    ra, rb = find(i), find(j)
+                    parent[max(ra, rb)] = min(ra, rb)
     return np.array([find(i) for i in range(n)], dtype=np.int64)

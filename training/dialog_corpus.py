@@ -32,9 +32,11 @@ def sample_user_turns(frame, per_intent: int, seed: int) -> list[dict]:
     """Up to `per_intent` utterances per intent, from a frame with `text` and `intent` columns."""
     rng = random.Random(seed)
     turns = []
-    for intent, group in sorted(frame.groupby("intent"), key=lambda kv: kv[0]):
-        texts = sorted(group["text"].tolist())
-        turns += [{"intent": intent, "user": t} for t in rng.sample(texts, min(per_intent, len(texts)))]
+    for intent, rows in sorted(frame.groupby("intent"), key=lambda kv: kv[0]):
+        rows = rows.sort_values("text")
+        groups = rows["group"].tolist() if "group" in rows else rows["text"].tolist()
+        picked = rng.sample(range(len(rows)), min(per_intent, len(rows)))
+        turns += [{"intent": intent, "user": rows["text"].iloc[i], "group": groups[i]} for i in picked]
     return turns
 
 
@@ -66,20 +68,25 @@ def teacher_replies(teacher_dir: str | Path, users: list[str], cfg: DialogCorpus
 
 
 def build_corpus(turns: list[dict], replies: list[str], cfg: DialogCorpusConfig) -> dict[str, list[dict]]:
-    """Records {"intent", "messages"}; empty replies are dropped; a stratified held-out split."""
+    """Records {"intent", "group", "messages"}; empty replies are dropped; a held-out split stratified by
+    intent that keeps each group (the template a user turn came from) on one side."""
     rng = random.Random(cfg.seed)
-    by_intent: dict[str, list[dict]] = {}
+    by_intent: dict[str, dict[str, list[dict]]] = {}
     for turn, reply in zip(turns, replies, strict=True):
         if reply:
-            by_intent.setdefault(turn["intent"], []).append(
-                {"intent": turn["intent"], "messages": messages_for(turn["user"], reply)})
+            group = turn.get("group", turn["user"])
+            by_intent.setdefault(turn["intent"], {}).setdefault(group, []).append(
+                {"intent": turn["intent"], "group": group, "messages": messages_for(turn["user"], reply)})
     out: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for intent in sorted(by_intent):
-        records = by_intent[intent]
-        rng.shuffle(records)
-        n_held = int(round(len(records) * cfg.heldout_fraction)) if len(records) > 1 else 0
-        out["heldout"] += records[:n_held]
-        out["train"] += records[n_held:]
+        groups = [by_intent[intent][g] for g in sorted(by_intent[intent])]
+        rng.shuffle(groups)
+        target = len(sum(groups, [])) * cfg.heldout_fraction if len(groups) > 1 else 0
+        held = 0
+        for records in groups:
+            side = "heldout" if held < target and held + len(records) <= max(2 * target, 1) else "train"
+            held += len(records) if side == "heldout" else 0
+            out[side] += records
     return out
 
 

@@ -53,13 +53,14 @@ class EmbedderTrainConfig:
 
 @dataclass
 class EmbedderOutcome:
-    model_dir: Path
+    model_dir: Path | None  # None: the model was kept in memory only (`model`)
     epsilon_spent: float | None
     delta: float | None
     noise_multiplier: float | None
     losses: list[float]
     steps: int
     n_train: int
+    model: object = None  # the trained sentence-transformers model (always set)
 
 
 def _cosine_classifier(hidden: int, n_labels: int, scale: float):
@@ -88,8 +89,10 @@ def _cosine_classifier(hidden: int, n_labels: int, scale: float):
 
 
 def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: list[str],
-                   out_dir: str | os.PathLike, cfg: EmbedderTrainConfig = EmbedderTrainConfig(),
+                   out_dir: str | os.PathLike | None, cfg: EmbedderTrainConfig = EmbedderTrainConfig(),
                    progress: bool = True) -> EmbedderOutcome:
+    """Fine-tune; save to `out_dir` as a sentence-transformers folder, or with `out_dir=None` keep the
+    model in memory only (the non-private reference on private data must never reach a disk)."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
     from transformers import AutoModel, AutoTokenizer
@@ -152,6 +155,11 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
         raise PrivacyConfigError(f"spent epsilon {epsilon:.3f} exceeds the target {cfg.target_epsilon}")
 
     trained = model._module if hasattr(model, "_module") else model  # Opacus wraps the module
+    trained.encoder.eval()
+    st_model = _in_memory_sentence_transformer(encoder_dir, trained.encoder, cfg.max_length)
+    if out_dir is None:
+        return EmbedderOutcome(None, epsilon, cfg.target_delta if engine else None, noise, losses, steps, len(texts),
+                               st_model)
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         _save_sentence_transformer(trained.encoder, tokenizer, tmp, cfg.max_length)
@@ -161,11 +169,13 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
             "epsilon_spent": epsilon, "delta": cfg.target_delta if engine else None, "noise_multiplier": noise,
             "objective": "cosine intent classifier over mean-pooled, L2-normalised embeddings",
         }, indent=2))
-    return EmbedderOutcome(out_dir, epsilon, cfg.target_delta if engine else None, noise, losses, steps, len(texts))
+    return EmbedderOutcome(out_dir, epsilon, cfg.target_delta if engine else None, noise, losses, steps, len(texts),
+                           st_model)
 
 
 def _save_sentence_transformer(encoder, tokenizer, out_dir: Path, max_length: int) -> None:
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
 
     raw = out_dir / "_encoder"
     encoder.save_pretrained(raw)
@@ -176,6 +186,17 @@ def _save_sentence_transformer(encoder, tokenizer, out_dir: Path, max_length: in
     shutil.rmtree(raw)
 
 
+def _in_memory_sentence_transformer(encoder_dir, encoder, max_length: int):
+    """The trained encoder behind the same pooling as a saved model, without writing it anywhere."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
+
+    transformer = models.Transformer(str(encoder_dir), max_seq_length=max_length)
+    transformer.model = encoder
+    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    return SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
+
+
 def load_embedder(path: str | os.PathLike):
     from sentence_transformers import SentenceTransformer
 
@@ -184,7 +205,8 @@ def load_embedder(path: str | os.PathLike):
 
 def base_embedder(encoder_dir: str | os.PathLike, max_length: int = 32):
     """The base encoder as a sentence-transformers model with the same pooling (for comparisons)."""
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
 
     transformer = models.Transformer(str(encoder_dir), max_seq_length=max_length)
     pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")

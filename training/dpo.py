@@ -128,7 +128,8 @@ def _completion_logprob(model, tokenizer, prompt: list[dict], completion: list[d
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
     ids = tokenizer(full_text, add_special_tokens=False)["input_ids"][:max_length]
     if len(ids) <= len(prompt_ids):
-        return 0.0
+        raise ValueError(f"max_length {max_length} leaves no completion token after a {len(prompt_ids)}-token prompt "
+                         f"({prompt[-1]['content'][:60]!r}): raise max_length")
     x = torch.tensor([ids])
     with torch.no_grad():
         logp = torch.log_softmax(model(input_ids=x).logits[0, :-1].float(), dim=-1)

@@ -3,7 +3,10 @@
 A feedback record is one JSON object per line:
 
     {"session_id": "s-0192", "user_input": "...", "bot_response": "...",
-     "corrected_response": "...", "timestamp": "2026-11-20T14:03:11Z"}
+     "corrected_response": "...", "timestamp": "2026-11-20T14:03:11Z", "group": "..."}
+
+`group` is optional: where the prompt came from (a template, a scenario), so that preference pairs
+of one group land in one split.
 
 `read_feedback` raises `DataValidationError` (file and line) when a line is not JSON at all -- the
 file is not JSONL and nothing in it can be trusted -- and quarantines records that are JSON but
@@ -34,6 +37,7 @@ class Feedback:
     bot_response: str
     corrected_response: str
     timestamp: str  # ISO 8601, UTC
+    group: str = ""  # optional provenance: pairs of one group stay in one split
 
 
 @dataclass
@@ -79,7 +83,10 @@ def _check(obj, source: str, line: int) -> tuple[Feedback | None, dict | None]:
         timestamp = _parse_timestamp(obj["timestamp"])
     except ValueError:
         return bad("timestamp", "not an ISO 8601 timestamp")
-    return Feedback(obj["session_id"].strip(), *(obj[n].strip() for n in TEXT_FIELDS), timestamp), None
+    group = obj.get("group", "")
+    if not isinstance(group, str):
+        return bad("group", f"wrong type ({type(group).__name__}, expected string)")
+    return Feedback(obj["session_id"].strip(), *(obj[n].strip() for n in TEXT_FIELDS), timestamp, group.strip()), None
 
 
 def read_feedback(paths: list[str | Path]) -> FeedbackBatch:
@@ -106,7 +113,8 @@ def read_feedback(paths: list[str | Path]) -> FeedbackBatch:
                     clean[name] = r.text
                     for label, n in r.counts.items():
                         redactions[label] = redactions.get(label, 0) + n
-                records.append(Feedback(redact(record.session_id).text, timestamp=record.timestamp, **clean))
+                records.append(Feedback(redact(record.session_id).text, timestamp=record.timestamp,
+                                        group=redact(record.group).text if record.group else "", **clean))
     return FeedbackBatch(records, quarantined, redactions)
 
 
@@ -158,7 +166,8 @@ def synthetic_feedback(n: int, seed: int = 0, start: datetime | None = None,
     start = start or datetime(2026, 11, 1, tzinfo=timezone.utc)
     lines = []
     for i in range(n):
-        user, bad, good = rng.choice(_SCENARIOS)
+        scenario = rng.randrange(len(_SCENARIOS))  # draws as rng.choice did: the same records as before
+        user, bad, good = _SCENARIOS[scenario]
         slots = {"city": rng.choice(_CITIES), "t": rng.randint(8, 31), "h": rng.randint(5, 9),
                  "topic": rng.choice(_TOPICS)}
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
@@ -167,7 +176,8 @@ def synthetic_feedback(n: int, seed: int = 0, start: datetime | None = None,
                                              iban=rng.choice(_IBANS))
         record = {"session_id": f"s-{rng.randint(0, n // 3):05d}", "user_input": user.format(**slots) + tail,
                   "bot_response": bad.format(**slots), "corrected_response": good.format(**slots),
-                  "timestamp": (start + timedelta(minutes=7 * i)).isoformat().replace("+00:00", "Z")}
+                  "timestamp": (start + timedelta(minutes=7 * i)).isoformat().replace("+00:00", "Z"),
+                  "group": f"synthetic/scenario{scenario}"}
         if rng.random() < malformed_fraction:
             kind = rng.choice(["missing", "type", "empty", "identical"])
             if kind == "missing":

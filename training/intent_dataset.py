@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,10 +27,13 @@ class SplitConfig:
 
 
 def split_frame(frame: pd.DataFrame, cfg: SplitConfig) -> dict[str, pd.DataFrame]:
-    """Stratified by intent; a group of near-duplicates (across all intents) lands in one split."""
+    """Stratified by intent; rows of one group land in one split. A group joins the rows of one template
+    (the generator's `group` column: template expansions and their paraphrases) and near-duplicates
+    across all intents."""
     rng = np.random.default_rng(cfg.seed)
     frame = frame.reset_index(drop=True)
-    gid = near_duplicate_groups(frame["text"].tolist(), cfg.near_duplicate_ratio)
+    gid = near_duplicate_groups(frame["text"].tolist(), cfg.near_duplicate_ratio,
+                                frame["group"].tolist() if "group" in frame else None)
     members = pd.Series(np.arange(len(frame))).groupby(gid).apply(list)
     # a group counts for the intent most of its rows carry
     owner = {g: frame["intent"].iloc[rows].mode().iloc[0] for g, rows in members.items()}
@@ -46,8 +50,10 @@ def split_frame(frame: pd.DataFrame, cfg: SplitConfig) -> dict[str, pd.DataFrame
         split = "train"
         if groups_per_intent[intent] >= 3:
             for candidate in ("test", "validation"):
-                # never past the quota, so a big group cannot push an intent out of train
-                if filled[candidate][intent] + k <= max(quota[candidate][intent], 1):
+                # never past the quota, so a big group cannot push an intent out of train; an intent's first
+                # group may take up to twice the quota (a template group is often larger than the quota)
+                q = quota[candidate][intent]
+                if filled[candidate][intent] + k <= max(q, 1) or (filled[candidate][intent] == 0 and k <= 2 * q):
                     split = candidate
                     break
         if split != "train":
@@ -75,7 +81,8 @@ def write_dataset(splits: dict[str, pd.DataFrame], labels: list[str], out_dir: s
     """Write `<split>.parquet`, labels.json and a dataset card, replacing `out_dir` atomically."""
     with atomic_dir(out_dir) as tmp:
         for name, df in splits.items():
-            df[["text", "intent", "source"]].to_parquet(tmp / f"{name}.parquet", index=False)
+            df[["text", "intent", "source", *(["group"] if "group" in df else [])]].to_parquet(
+                tmp / f"{name}.parquet", index=False)
         (tmp / LABELS_FILE).write_text(json.dumps(labels, indent=2))
         (tmp / "dataset_card.json").write_text(json.dumps(card, indent=2, sort_keys=True, default=str))
     return Path(out_dir)
@@ -91,3 +98,52 @@ def load_labels(data_dir: str | Path) -> list[str]:
 
 def config_dict(cfg: SplitConfig) -> dict:
     return asdict(cfg)
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def skeleton(text: str, slot_pattern: re.Pattern | None, affixes: list[str]) -> str:
+    """A text with catalog slot values and numbers masked and catalog prefixes/suffixes removed: template
+    siblings that differ only by slot value share a skeleton."""
+    s = normalize(text)
+    for affix in affixes:  # longest first
+        if affix and s.startswith(affix + " "):
+            s = s[len(affix) + 1:]
+        if affix and s.endswith(" " + affix):
+            s = s[: -len(affix) - 1]
+    if slot_pattern is not None:
+        s = slot_pattern.sub("<slot>", s)
+    return _DIGITS.sub("0", s)
+
+
+def _bigrams(s: str) -> frozenset:
+    words = s.split()
+    return frozenset(zip(words, words[1:])) if len(words) > 1 else frozenset([(s,)])
+
+
+def template_leaks(splits: dict[str, pd.DataFrame], slot_values: list[str], affixes: list[str],
+                   min_jaccard: float = 0.8) -> list[tuple]:
+    """Cross-split pairs whose slot-masked skeletons share at least `min_jaccard` of their word bigrams.
+
+    A different method from the splitter's (character similarity plus the generator's groups): it sees
+    template siblings ("book a flight to paris" / "... to rome") even where the group link was lost."""
+    values = sorted({normalize(v) for v in slot_values if normalize(v)}, key=len, reverse=True)
+    pattern = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, values)) + r")(?!\w)") if values else None
+    norm_affixes = sorted({normalize(a) for a in affixes if normalize(a)}, key=len, reverse=True)
+    grams = {s: [_bigrams(skeleton(t, pattern, norm_affixes)) for t in splits[s]["text"]] for s in SPLITS if s in splits}
+    found = []
+    names = list(grams)
+    for i, a in enumerate(names):
+        index: dict = {}
+        for k, g in enumerate(grams[a]):
+            for gram in g:
+                index.setdefault(gram, []).append(k)
+        for b in names[i + 1:]:
+            for kb, gb in enumerate(grams[b]):
+                candidates = {ka for gram in gb for ka in index.get(gram, ())}
+                for ka in candidates:
+                    ga = grams[a][ka]
+                    if len(ga & gb) / len(ga | gb) >= min_jaccard:
+                        found.append((a, splits[a]["text"].iloc[ka], b, splits[b]["text"].iloc[kb]))
+    return found

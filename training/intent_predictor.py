@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 
+# tokenizers without a recorded length report a huge sentinel (transformers' VERY_LARGE_INTEGER)
+_UNSET_LENGTH = 10**9
+
+
 class IntentPredictor:
-    def __init__(self, model, tokenizer, max_length: int = 64):
+    """Scores utterances with the truncation length the model was trained with: the tokenizer's
+    `model_max_length`, which training records and which travels with the tokenizer (folder or registry)."""
+
+    def __init__(self, model, tokenizer):
         import torch
 
+        if not tokenizer.model_max_length or tokenizer.model_max_length >= _UNSET_LENGTH:
+            raise ValueError("the tokenizer records no model_max_length: the truncation length the classifier "
+                             "was trained with is unknown (train it with training.intent_trainer)")
         self._torch = torch
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.max_length = max_length
+        self.max_length = int(tokenizer.model_max_length)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
 
     @classmethod
@@ -23,10 +32,7 @@ class IntentPredictor:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         model_dir = Path(model_dir)
-        info = model_dir / "convbot_train.json"
-        max_length = json.loads(info.read_text()).get("max_length", 64) if info.exists() else 64
-        return cls(AutoModelForSequenceClassification.from_pretrained(model_dir),
-                   AutoTokenizer.from_pretrained(model_dir), max_length)
+        return cls(AutoModelForSequenceClassification.from_pretrained(model_dir), AutoTokenizer.from_pretrained(model_dir))
 
     def predict_proba(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
         torch = self._torch

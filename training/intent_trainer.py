@@ -130,6 +130,8 @@ def train_intent_model(
         "max_length": cfg.max_length, "training_args": args.to_dict(), "validation": validation,
     }
     model_dir = work_dir / "model"
+    # the truncation length travels with the tokenizer, to the registry too: inference truncates as training did
+    tokenizer.model_max_length = cfg.max_length
     with atomic_dir(model_dir) as tmp:
         trainer.save_model(str(tmp))
         tokenizer.save_pretrained(tmp)

@@ -30,6 +30,12 @@ class Record:
     hash: str
     prev_hash: str
     deleted: bool
+    outcome: dict[str, Any]  # what `close` added (e.g. the epsilon a training actually spent)
+
+
+def _outcome(tags: dict[str, str]) -> dict[str, Any]:
+    prefix = f"{FIELD_PREFIX}outcome."
+    return {k.removeprefix(prefix): json.loads(v) for k, v in tags.items() if k.startswith(prefix)}
 
 
 def record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -65,7 +71,8 @@ class MlflowLedger:
                 if RECORD_TAG not in tags:
                     continue
                 out.append(Record(run.info.run_id, json.loads(tags[RECORD_TAG]), run.info.status, run.info.start_time,
-                                  tags.get(HASH_TAG, ""), tags.get(PREV_TAG, ""), run.info.lifecycle_stage == "deleted"))
+                                  tags.get(HASH_TAG, ""), tags.get(PREV_TAG, ""), run.info.lifecycle_stage == "deleted",
+                                  _outcome(tags)))
             token = page.token
             if not token:
                 break
@@ -84,18 +91,13 @@ class MlflowLedger:
         if not open_:
             self.client.set_terminated(run.info.run_id, "FINISHED")
             status = "FINISHED"
-        return Record(run.info.run_id, fields, status, run.info.start_time, digest, prev_hash, False)
+        return Record(run.info.run_id, fields, status, run.info.start_time, digest, prev_hash, False, {})
 
     def close(self, record: Record, outcome: dict[str, Any], status: str = "FINISHED") -> None:
         """Settle an open record: its outcome is added as tags (the original fields stay as written)."""
         for k, v in outcome.items():
             self.client.set_tag(record.id, f"{FIELD_PREFIX}outcome.{k}", json.dumps(v, default=str))
         self.client.set_terminated(record.id, status)
-
-    def outcome(self, record_id: str) -> dict[str, Any]:
-        tags = self.client.get_run(record_id).data.tags
-        prefix = f"{FIELD_PREFIX}outcome."
-        return {k.removeprefix(prefix): json.loads(v) for k, v in tags.items() if k.startswith(prefix)}
 
     def broken_links(self) -> list[str]:
         """Ids of records whose hash does not follow from the record before them."""

@@ -1,7 +1,8 @@
 """Preference pairs from redacted feedback: prompt, chosen = the correction, rejected = the bot's answer.
 
-Pairs are deduplicated on their normalised text; the held-out split is drawn by prompt, so the same
-user request never sits on both sides. Stored as JSONL in TRL's conversational preference format
+Pairs are deduplicated on their normalised text; the held-out split is drawn by group: a record's own
+`group` (the template or scenario it came from) joined with every prompt that is a near-duplicate once
+numbers are masked, so neither the same request nor its slot-filled siblings sit on both sides. Stored as JSONL in TRL's conversational preference format
 (`prompt`, `chosen`, `rejected` as message lists) under data/preferences/.
 """
 
@@ -9,13 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .dedup import near_duplicate_groups
 from .feedback import Feedback
 from .fileio import atomic_dir
 
 SPLITS = ("train", "heldout")
+SIBLING_RATIO = 80.0  # looser than exact near-duplicates: joins requests that differ by a slot value
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ def to_pair(record: Feedback) -> dict:
     return {"prompt": [{"role": "user", "content": record.user_input}],
             "chosen": [{"role": "assistant", "content": record.corrected_response}],
             "rejected": [{"role": "assistant", "content": record.bot_response}],
-            "session_id": record.session_id, "timestamp": record.timestamp}
+            "session_id": record.session_id, "timestamp": record.timestamp, "group": record.group}
 
 
 def build_pairs(records: list[Feedback], cfg: PreferenceConfig = PreferenceConfig()) -> tuple[dict[str, list[dict]], int]:
@@ -47,14 +52,22 @@ def build_pairs(records: list[Feedback], cfg: PreferenceConfig = PreferenceConfi
         seen.add(key)
         pairs.append(to_pair(record))
 
-    def bucket(prompt: str) -> float:  # stable per prompt text, independent of order and of the other rows
-        digest = hashlib.sha256(f"{cfg.seed}|{_norm(prompt)}".encode()).hexdigest()
-        return int(digest[:12], 16) / 16**12
+    # a group: the records' own provenance (template, scenario) joined with near-duplicate prompts
+    prompts = [p["prompt"][0]["content"] for p in pairs]
+    gid = near_duplicate_groups([_DIGITS.sub("0", t) for t in prompts], SIBLING_RATIO, [p["group"] or None for p in pairs])
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(gid.tolist()):
+        members.setdefault(g, []).append(i)
+
+    def order(rows: list[int]) -> str:  # stable per group content, independent of the other rows
+        return hashlib.sha256(f"{cfg.seed}|{min(_norm(prompts[i]) for i in rows)}".encode()).hexdigest()
 
     splits = {s: [] for s in SPLITS}
-    for pair in pairs:
-        side = "heldout" if bucket(pair["prompt"][0]["content"]) < cfg.heldout_fraction else "train"
-        splits[side].append(pair)
+    target, held = cfg.heldout_fraction * len(pairs), 0
+    for rows in sorted(members.values(), key=order):
+        side = "heldout" if held < target and len(members) > 1 else "train"
+        held += len(rows) if side == "heldout" else 0
+        splits[side] += [pairs[i] for i in rows]
     return splits, duplicates
 
 

@@ -88,5 +88,6 @@ def import_labeled(
                 raise DataValidationError(path, where, problem[0], problem[1])
             bad.append({"file": str(path), "row": where, "field": problem[0], "reason": problem[1]})
             continue
-        good.append((text.strip(), intent, f"import:{path.name}"))
-    return ImportResult(pd.DataFrame(good, columns=["text", "intent", "source"]), bad)
+        # every imported row is its own group (near-duplicates are grouped again when splitting)
+        good.append((text.strip(), intent, f"import:{path.name}", f"import:{path.name}:{where}"))
+    return ImportResult(pd.DataFrame(good, columns=["text", "intent", "source", "group"]), bad)

@@ -14,9 +14,11 @@ from .catalog import IntentCatalog, placeholders
 from .dedup import NEAR_DUPLICATE_RATIO, dedupe, normalize
 from .paraphrase import FEW_SHOT, Paraphraser
 
-COLUMNS = ["text", "intent", "source"]
+# `group`: the template (intent and seed) a row was expanded from; a paraphrase keeps its source's group.
+# Splits keep a group together, so the test split asks for templates the model has not seen.
+COLUMNS = ["text", "intent", "source", "group"]
 # Part of the cache key of generated data: bump it when templates, filters or dedupe change.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 _CHATTER = re.compile(
     r"^(sure|here(?:'s| is| are)|okay,? here|certainly|i'm (an|here|sorry)|i am (an|here|sorry)|i can help|"
@@ -56,22 +58,25 @@ class SynthesisResult:
         }
 
 
-def fill_templates(catalog: IntentCatalog, per_intent: int, rng: random.Random) -> list[tuple[str, str, str]]:
-    """Random seed x slot values x prefix/suffix, until `per_intent` distinct texts or attempts run out."""
+def fill_templates(catalog: IntentCatalog, per_intent: int, rng: random.Random) -> list[tuple[str, str, str, str]]:
+    """Random seed x slot values x prefix/suffix, until `per_intent` distinct texts or attempts run out.
+    Rows are (text, intent, "template", group), the group naming the seed the text was expanded from."""
     rows = []
     for intent in catalog.intents:
-        texts: set[str] = set()
+        texts: dict[str, str] = {}
         # the seeds themselves first, with their slots filled
         for attempt in range(per_intent * 20):
             if len(texts) >= per_intent:
                 break
-            seed = intent.seeds[attempt] if attempt < len(intent.seeds) else rng.choice(intent.seeds)
+            # randrange draws exactly as choice did, so the generated texts are unchanged
+            k = attempt if attempt < len(intent.seeds) else rng.randrange(len(intent.seeds))
+            seed = intent.seeds[k]
             values = {s: rng.choice(catalog.slots[s]) for s in placeholders(seed)}
             body = seed.format(**values)
             if attempt >= len(intent.seeds):
                 body = rng.choice(catalog.prefixes) + body + rng.choice(catalog.suffixes)
-            texts.add(body.strip())
-        rows += [(t, intent.name, "template") for t in sorted(texts)]
+            texts.setdefault(body.strip(), f"{intent.name}/seed{k}")
+        rows += [(t, intent.name, "template", texts[t]) for t in sorted(texts)]
     return rows
 
 
@@ -111,18 +116,18 @@ def synthesize(
     rejected: Counter = Counter()
 
     if paraphraser is not None and cfg.paraphrase_sources_per_intent > 0 and cfg.paraphrases_per_source > 0:
-        sources: list[tuple[str, str]] = []
+        sources: list[tuple[str, str, str]] = []
         for intent in catalog.intents:
-            pool = [t for t, i, _ in rows if i == intent.name]
-            sources += [(t, intent.name) for t in rng.sample(pool, min(len(pool), cfg.paraphrase_sources_per_intent))]
-        candidates = paraphraser.paraphrase([s for s, _ in sources], cfg.paraphrases_per_source)
-        for (src, intent), cands in zip(sources, candidates):
+            pool = [(t, g) for t, i, _, g in rows if i == intent.name]
+            sources += [(t, intent.name, g) for t, g in rng.sample(pool, min(len(pool), cfg.paraphrase_sources_per_intent))]
+        candidates = paraphraser.paraphrase([s for s, _, _ in sources], cfg.paraphrases_per_source)
+        for (src, intent, group), cands in zip(sources, candidates):
             for cand in cands:
                 reason = reject_reason(src, cand, catalog, cfg)
                 if reason:
                     rejected[reason] += 1
                 else:
-                    rows.append((cand, intent, "paraphrase"))
+                    rows.append((cand, intent, "paraphrase", group))
 
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame = drop_duplicates(frame, cfg.near_duplicate_ratio, rejected)
