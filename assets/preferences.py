@@ -1,5 +1,7 @@
 """Preference assets: user corrections -> redacted feedback -> preference pairs -> DPO adapter -> evaluation."""
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from pipelines.settings import state_dir
 from serving.llm_pyfunc import ADAPTER_ARTIFACT, LoraAdapterPyfunc
 from training.checkpoints import is_complete_model_dir
 from training.dpo import DpoRunConfig, load_policy, merge_adapter, train_dpo_adapter
-from training.feedback import read_feedback, synthetic_feedback, write_feedback
+from training.feedback import feedback_jsonl, load_redacted, read_feedback, synthetic_feedback
 from training.fileio import atomic_dir, atomic_write_json, atomic_write_text, sha256_dir, sha256_file, stable_hash
 from training.preferences import PreferenceConfig, build_pairs, read_pairs, write_pairs
 
@@ -53,37 +55,67 @@ def inbox_files(inbox: Path) -> list[Path]:
 
 
 class FeedbackLogConfig(Config):
-    synthetic_records: int = Field(default=400, description="synthetic corrections written when the inbox is empty; 0 = none")
+    synthetic_records: int = Field(default=400, description="synthetic corrections written when there is no feedback "
+                                                            "at all yet; 0 = none")
     seed: int = 0
 
 
-@asset(group_name=GROUP, compute_kind="python", code_version="2")
+FEEDBACK_FILE, FEEDBACK_CARD = "feedback.jsonl", "feedback_card.json"
+
+
+@asset(group_name=GROUP, compute_kind="python", code_version="3")
 def feedback_log(context: AssetExecutionContext, config: FeedbackLogConfig, dvc: DvcResource) -> MaterializeResult:
-    """User corrections from the inbox, schema-checked, PII-redacted, under data/feedback (malformed rows quarantined)."""
+    """User corrections from the inbox, schema-checked and PII-redacted, added to data/feedback; raw files then deleted."""
     inbox = feedback_inbox()
+    target = dvc.data_path / "feedback"
+    records = load_redacted(target / FEEDBACK_FILE)
+    card = json.loads((target / FEEDBACK_CARD).read_text()) if (target / FEEDBACK_CARD).exists() else {"sources": {}}
     files = inbox_files(inbox)
-    if not files and config.synthetic_records > 0:
+    if not files and not records and config.synthetic_records > 0:
         synthetic = inbox / f"synthetic-{config.seed}.jsonl"
         atomic_write_text(synthetic, "\n".join(synthetic_feedback(config.synthetic_records, config.seed)) + "\n")
-        context.log.info(f"inbox {inbox} was empty: wrote {config.synthetic_records} synthetic corrections")
+        context.log.info(f"no feedback yet: wrote {config.synthetic_records} synthetic corrections to {inbox}")
         files = [synthetic]
-    if not files:
+    if not files and not records:
         raise FileNotFoundError(f"no feedback: put JSONL files in {inbox} (or set synthetic_records > 0)")
-    batch = read_feedback(files)
-    target = dvc.data_path / "feedback"
-    write_feedback(batch.records, target / "feedback.jsonl")
-    atomic_write_json(target / "feedback_card.json", {"sources": {f.name: sha256_file(f) for f in files}, **batch.stats()})
-    # only line, field and reason: the raw text of a rejected row may hold unredacted PII
-    atomic_write_json(state_dir() / "quarantine" / "feedback_log.json", batch.quarantined)
-    stats = batch.stats()
+
+    known = {s["sha256"] for s in card["sources"].values()}
+    new = [(f, sha256_file(f)) for f in files]
+    quarantine_file = state_dir() / "quarantine" / "feedback_log.json"
+    quarantined = json.loads(quarantine_file.read_text()) if quarantine_file.exists() else []
+    added = 0
+    for path, sha in new:
+        if sha in known:  # stored by a run killed before it deleted the raw file
+            continue
+        batch = read_feedback([path])
+        records += batch.records
+        added += len(batch.records)
+        # only line, field and reason: the raw text of a rejected row may hold unredacted PII
+        quarantined += batch.quarantined
+        card["sources"][f"{path.name}@{sha[:12]}"] = {
+            "sha256": sha, "records": len(batch.records), "quarantined": len(batch.quarantined),
+            "redactions": batch.redactions, "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    card["records"] = len(records)
+    with atomic_dir(target) as tmp:  # records and card change together
+        (tmp / FEEDBACK_FILE).write_text(feedback_jsonl(records), encoding="utf-8")
+        (tmp / FEEDBACK_CARD).write_text(json.dumps(card, indent=2, sort_keys=True))
+    atomic_write_json(quarantine_file, quarantined)
+    for path, _ in new:  # stored redacted: the raw text (and its PII) is not kept
+        path.unlink(missing_ok=True)
+    redactions: dict[str, int] = {}
+    for source in card["sources"].values():
+        for label, n in source["redactions"].items():
+            redactions[label] = redactions.get(label, 0) + n
+    reasons: dict[str, int] = {}
+    for q in quarantined:
+        reasons[q["reason"]] = reasons.get(q["reason"], 0) + 1
     return MaterializeResult(
         # committed to DVC with the pairs (preference_pairs); until then its content hash is its version
         data_version=DataVersion(sha256_dir(target)[:32]),
         value={"path": str(target), "content_sha256": sha256_dir(target)},
-        metadata={"records": stats["records"], "quarantined_rows": stats["quarantined"],
-                  "quarantine_reasons": MetadataValue.json(stats["quarantine_reasons"]),
-                  "redactions": MetadataValue.json(stats["redactions"]), "files": len(files),
-                  "inbox": MetadataValue.path(str(inbox))},
+        metadata={"records": len(records), "records_added": added, "quarantined_rows": len(quarantined),
+                  "quarantine_reasons": MetadataValue.json(reasons), "redactions": MetadataValue.json(redactions),
+                  "files_ingested": len(new), "inbox": MetadataValue.path(str(inbox))},
     )
 
 
@@ -96,7 +128,7 @@ class PreferencePairsConfig(Config):
 def preference_pairs(context: AssetExecutionContext, config: PreferencePairsConfig, feedback_log: dict,
                      dvc: DvcResource) -> MaterializeResult:
     """(prompt, chosen = correction, rejected = original answer), deduplicated, split by prompt, DVC-versioned."""
-    records = read_feedback([Path(feedback_log["path"]) / "feedback.jsonl"]).records
+    records = load_redacted(Path(feedback_log["path"]) / FEEDBACK_FILE)
     cfg = PreferenceConfig(config.heldout_fraction, config.seed)
     splits, duplicates = build_pairs(records, cfg)
     target = dvc.data_path / "preferences"

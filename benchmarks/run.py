@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline|llm|dp|dpo ...]` (all by default).
+"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline|llm|dp|dpo|pii ...]` (all by default).
 
 Each prints its figures, writes them to the committed `docs/bench/<bench>.json` (so figures can be
 diffed across commits) and appends them, with the command, to state/bench/results.jsonl.
@@ -275,12 +275,35 @@ def bench_dpo(feedback_records: int = 400, max_steps: int | None = None) -> None
                     "bar": "preference_accuracy >= 0.85"})
 
 
+def bench_pii() -> None:
+    """The redactor on the project's labelled PII set (benchmarks/data/pii_testset.jsonl), recall and precision
+    overall and per kind, each with a 95% Wilson interval; timed per sentence."""
+    from evals.pii_metrics import read_labelled, score
+    from training.pii import analyzer, detect
+
+    rows = read_labelled(ROOT / "benchmarks" / "data" / "pii_testset.jsonl")
+    analyzer()  # built once per process: not part of the per-sentence time
+    times = []
+
+    def timed(text: str):
+        start = time.perf_counter()
+        spans = detect(text)
+        times.append(time.perf_counter() - start)
+        return [(s.start, s.end, s.kind) for s in spans]
+
+    result = score(rows, timed)
+    rounded = json.loads(json.dumps(result), parse_float=lambda x: round(float(x), 4))
+    _record("pii", {"sentences": len(rows), "spans": result["recall"]["n"], **rounded,
+                    "ms_per_sentence_p50": round(statistics.median(times) * 1000, 2),
+                    "bar": {"recall": ">= 0.95", "precision": ">= 0.90"}})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     benches = {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency, "llm": bench_llm,
-               "dp": bench_dp, "dpo": bench_dpo}
+               "dp": bench_dp, "dpo": bench_dpo, "pii": bench_pii}
     parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: all (latency runs with pipeline)")
-    which = parser.parse_args().which or ["pipeline", "clinc", "llm", "dp", "dpo"]
+    which = parser.parse_args().which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii"]
     unknown = set(which) - set(benches)
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(benches)}")

@@ -54,8 +54,9 @@ def test_preference_chain_redacts_versions_trains_registers_and_gates(env, small
     inbox = feedback_inbox()
     raw_pii = [b"@example.com", b"4111 1111 1111 1111", b"5500 0000 0000 0004", b"GB82 WEST", b"DE89 3704",
                b"+1 415 555"]
-    assert any(p in (inbox / "synthetic-0.jsonl").read_bytes() for p in raw_pii), "the test needs PII in the inbox"
-    written = [f for f in tmp.rglob("*") if f.is_file() and inbox not in f.parents]
+    assert any(p in "\n".join(synthetic_feedback(160)).encode() for p in raw_pii), "the test needs PII in the inbox"
+    assert not any(inbox.iterdir()), "the raw inbox file is deleted once its records are stored redacted"
+    written = [f for f in tmp.rglob("*") if f.is_file()]
     for f in written:
         blob = f.read_bytes()
         leaked = [p for p in raw_pii if p in blob]
@@ -95,6 +96,7 @@ def test_preference_chain_redacts_versions_trains_registers_and_gates(env, small
     # nothing changed: no new adapter version, the evaluation is reused
     again = _run(resources, small_catalog)
     assert again.success
+    assert again.asset_materializations_for_node("feedback_log")[0].metadata["records_added"].value == 0
     assert len(client.search_model_versions("name = 'convbot-dpo-adapter'")) == 1
     assert again.asset_materializations_for_node("dpo_eval")[0].metadata["reused_evaluation"].value is True
 
@@ -115,3 +117,27 @@ def test_sensor_requests_a_refresh_only_when_the_inbox_changes(env):
     (inbox / "day2.jsonl").write_text("\n".join(synthetic_feedback(5, seed=2)) + "\n")
     second = feedback_sensor(build_sensor_context(instance=instance, cursor=ctx.cursor))
     assert second.run_key and second.run_key != first.run_key
+
+
+def test_feedback_accumulates_and_the_raw_inbox_is_not_kept(env):
+    tmp, resources = env
+    inbox = feedback_inbox()
+    inbox.mkdir(parents=True)
+    lines = synthetic_feedback(30, seed=5, malformed_fraction=0.0)
+    (inbox / "day1.jsonl").write_text("\n".join(lines[:20]) + "\n")
+    only_feedback = [a for a in all_assets if a.key.path[0] == "feedback_log"]
+    config = RunConfig(ops={"feedback_log": FeedbackLogConfig(synthetic_records=0)})
+    first = materialize(only_feedback, resources=resources, run_config=config)
+    assert first.asset_materializations_for_node("feedback_log")[0].metadata["records"].value == 20
+    assert list(inbox.iterdir()) == []
+    (inbox / "day2.jsonl").write_text("\n".join(lines[20:]) + "\n")
+    second = materialize(only_feedback, resources=resources, run_config=config)
+    meta = second.asset_materializations_for_node("feedback_log")[0].metadata
+    assert meta["records"].value == 30 and meta["records_added"].value == 10
+    card = json.loads((tmp / "repo" / "data" / "feedback" / "feedback_card.json").read_text())
+    assert sorted(s["records"] for s in card["sources"].values()) == [10, 20]
+    # a file already stored (a run killed before deleting it) is not added twice
+    (inbox / "day2-again.jsonl").write_text("\n".join(lines[20:]) + "\n")
+    third = materialize(only_feedback, resources=resources, run_config=config)
+    assert third.asset_materializations_for_node("feedback_log")[0].metadata["records"].value == 30
+    assert list(inbox.iterdir()) == []

@@ -118,10 +118,22 @@ def read_feedback(paths: list[str | Path]) -> FeedbackBatch:
     return FeedbackBatch(records, quarantined, redactions)
 
 
+def feedback_jsonl(records: list[Feedback]) -> str:
+    return "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in records)
+
+
 def write_feedback(records: list[Feedback], path: str | Path) -> Path:
     from .fileio import atomic_write_text
 
-    return atomic_write_text(path, "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in records))
+    return atomic_write_text(path, feedback_jsonl(records))
+
+
+def load_redacted(path: str | Path) -> list[Feedback]:
+    """Records this module already redacted and stored (read as they are: no second redaction pass)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [Feedback(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 # ------------------------------------------------------------------------------ synthetic feedback
