@@ -1,19 +1,31 @@
 """Embedder assets: the retriever's sentence encoder fine-tuned on user utterances under DP-SGD, and its evaluation."""
 
+import json
 import tempfile
 from pathlib import Path
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+import numpy as np
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
 from pydantic import Field
 
-from evals.plots import model_comparison_png
-from evals.retrieval import paraphrase_pairs, retrieval_metrics
+from evals.plots import model_comparison_png, utility_vs_epsilon_png
+from evals.retrieval import compare_encoders, paraphrase_pairs, retrieval_metrics, retrieval_ranks
 from pipelines.resources import MlflowResource, ModelStoreResource
 from training.dp_embedder import EMBEDDER_INFO, EmbedderTrainConfig, base_embedder, load_embedder, train_embedder
 from training.fileio import stable_hash
 from training.intent_dataset import load_split
 from training.privacy_ledger import TAGS, PrivacyLedger, data_fingerprint
 
+from .gates import GateConfig, run_gate
 from .metadata import image
 
 GROUP = "embedder"
@@ -27,16 +39,21 @@ class DpEmbedderConfig(Config):
     target_delta: float = _EMB.target_delta
     max_grad_norm: float = Field(default=_EMB.max_grad_norm, description="per-example clipping norm")
     epochs: int = _EMB.epochs
-    batch_size: int = _EMB.batch_size
+    batch_size: int = Field(default=_EMB.batch_size, description="expected (logical) batch under Poisson sampling")
+    physical_batch_size: int = Field(default=_EMB.physical_batch_size, description="rows per forward/backward pass")
     learning_rate: float = _EMB.learning_rate
+    trainable_layers: int = Field(default=_EMB.trainable_layers, description="top encoder layers that train; -1 = all")
     pairs_per_intent: int = Field(default=10, description="held-out paraphrase pairs per intent (test split)")
+    release_epsilon: float = Field(default=8.0, description="the target epsilon whose model embedder_gate judges for "
+                                                          "release (one of target_epsilons; the others draw the curve)")
     registered_model_name: str = "convbot-dp-embedder"
 
 
 def _train_cfg(config: DpEmbedderConfig, epsilon: float | None) -> EmbedderTrainConfig:
-    return EmbedderTrainConfig(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                               target_epsilon=epsilon, target_delta=config.target_delta,
-                               max_grad_norm=config.max_grad_norm)
+    return EmbedderTrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+                               physical_batch_size=config.physical_batch_size, learning_rate=config.learning_rate,
+                               trainable_layers=config.trainable_layers, target_epsilon=epsilon,
+                               target_delta=config.target_delta, max_grad_norm=config.max_grad_norm)
 
 
 def _heldout_pairs(intent_dataset: dict, per_intent: int) -> list[tuple[str, str]]:
@@ -54,6 +71,9 @@ def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent
     """Sentence encoder fine-tuned with DP-SGD at each target epsilon, every training reserved in the privacy ledger first."""
     import mlflow as mlf
 
+    if config.release_epsilon not in config.target_epsilons:
+        raise ValueError(f"dp_embedder config, field 'release_epsilon': {config.release_epsilon} is not one of "
+                         f"target_epsilons {config.target_epsilons}")
     train_file = Path(intent_dataset["path"]) / "train.parquet"
     train = load_split(intent_dataset["path"], "train")
     texts, labels = train["text"].tolist(), train["intent"].tolist()
@@ -96,8 +116,15 @@ def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent
                              TAGS["data_version"]: intent_dataset["data_version"], TAGS["fingerprint"]: fingerprint,
                              TAGS["ledger_entry"]: reservation.id}
                 mv = mlf.register_model(info.model_uri, config.registered_model_name, tags=guarantee)
-                mlf.set_tag("convbot.model_version", str(mv.version))
+                mlf.set_tags({"convbot.model_version": str(mv.version), "convbot.model_uri": info.model_uri,
+                              "convbot.guarantee": json.dumps(guarantee)})
         run = client.get_run(run_id)
+        if not _version_exists(client, config.registered_model_name, run.data.tags["convbot.model_version"]):
+            # deleted from the registry by hand: register the logged model again (nothing retrained or spent)
+            mv = mlflow.activate().register_model(run.data.tags["convbot.model_uri"], config.registered_model_name,
+                                                  tags=json.loads(run.data.tags["convbot.guarantee"]))
+            client.set_tag(run_id, "convbot.model_version", str(mv.version))
+            run = client.get_run(run_id)
         models[str(eps)] = {"run_id": run_id, "model_dir": str(work / "model"), "version": run.data.tags["convbot.model_version"],
                             "epsilon_spent": run.data.metrics["epsilon_spent"]}
 
@@ -105,7 +132,8 @@ def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent
     used, used_delta = ledger.spent(fingerprint)
     return MaterializeResult(
         value={"models": models, "no_dp_metrics": reference, "base_encoder": base_encoder["path"],
-               "pairs_per_intent": config.pairs_per_intent,
+               "pairs_per_intent": config.pairs_per_intent, "release_epsilon": str(config.release_epsilon),
+               "model_name": config.registered_model_name,
                "data_fingerprint": fingerprint, "data_version": intent_dataset["data_version"]},
         metadata={"epsilons_spent": MetadataValue.json({k: v["epsilon_spent"] for k, v in models.items()}),
                   "registered_versions": MetadataValue.json({k: v["version"] for k, v in models.items()}),
@@ -114,6 +142,16 @@ def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent
                   "data_fingerprint": fingerprint, "train_examples": len(texts),
                   "ledger": MetadataValue.md(_ledger_table(ledger, fingerprint))},
     )
+
+
+def _version_exists(client, name: str, version: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_model_version(name, version)
+        return True
+    except MlflowException:
+        return False
 
 
 def _ledger_table(ledger: PrivacyLedger, fingerprint: str) -> str:
@@ -135,39 +173,80 @@ def _no_dp_reference(context, config: DpEmbedderConfig, intent_dataset: dict, ba
         return mlflow.load_logged_dict(run_id, "retrieval.json")
     context.log.info("training the non-private reference in memory (never saved)")
     out = train_embedder(base_encoder["path"], texts, labels, None, _train_cfg(config, None))
-    metrics = retrieval_metrics(_encode(out.model), _heldout_pairs(intent_dataset, config.pairs_per_intent))
+    pairs = _heldout_pairs(intent_dataset, config.pairs_per_intent)
+    metrics = retrieval_metrics(_encode(out.model), pairs)
+    ranks = retrieval_ranks(_encode(out.model), pairs).tolist()
     tags = {CACHE_TAG: key, "convbot.kind": "no_dp_reference", "convbot.data_version": intent_dataset["data_version"]}
     with mlflow.start_run(EXPERIMENT, f"no-dp-reference-{intent_dataset['data_version'][:8]}", tags):
         mlf.log_params({"dp": False, "kept": "metrics only", "data_fingerprint": fingerprint})
         mlf.log_metrics({f"heldout_{k}": float(v) for k, v in metrics.items()})
-        mlf.log_dict(metrics, "retrieval.json")
-    return metrics
+        mlf.log_dict({**metrics, "ranks": ranks}, "retrieval.json")
+    return {**metrics, "ranks": ranks}
 
 
 @asset(group_name=GROUP, compute_kind="sentence-transformers", code_version="2")
 def embedder_eval(context: AssetExecutionContext, dp_embedder: dict, intent_dataset: dict,
                   mlflow: MlflowResource) -> MaterializeResult:
-    """Recall@1, recall@5 and MRR on held-out paraphrase pairs: base, non-DP reference, DP fine-tune per epsilon."""
+    """Recall@1/@5 and MRR on held-out paraphrase pairs for base, non-DP reference and each epsilon; paired gains."""
     import mlflow as mlf
 
     pairs = _heldout_pairs(intent_dataset, dp_embedder["pairs_per_intent"])
-    rows = {"base": retrieval_metrics(_encode(base_embedder(dp_embedder["base_encoder"])), pairs),
-            "no_dp": dp_embedder["no_dp_metrics"]}
-    rows.update({f"dp_eps{eps}": retrieval_metrics(_encode(load_embedder(m["model_dir"])), pairs)
-                 for eps, m in dp_embedder["models"].items()})
-    for eps, m in dp_embedder["models"].items():
-        with mlflow.resume_run(m["run_id"]):
-            mlf.log_metrics({f"heldout_{k}": float(v) for k, v in rows[f"dp_eps{eps}"].items()})
-            mlf.log_metrics({f"heldout_no_dp_{k}": float(v) for k, v in rows["no_dp"].items()})
-            mlf.log_metrics({f"heldout_base_{k}": float(v) for k, v in rows["base"].items()})
+    ranks = {"base": retrieval_ranks(_encode(base_embedder(dp_embedder["base_encoder"])), pairs),
+             "no_dp": dp_embedder["no_dp_metrics"]["ranks"]}
+    ranks.update({f"dp_eps{eps}": retrieval_ranks(_encode(load_embedder(m["model_dir"])), pairs)
+                  for eps, m in dp_embedder["models"].items()})
+    rows = {name: _summary(r) for name, r in ranks.items()}
+    comparisons = {eps: compare_encoders(ranks[f"dp_eps{eps}"], ranks["base"], ranks["no_dp"])
+                   for eps in dp_embedder["models"]}
     with tempfile.TemporaryDirectory() as tmp:
         chart = model_comparison_png(rows, [("recall_at_1", "recall@1"), ("recall_at_5", "recall@5"), ("mrr", "MRR")],
                                      Path(tmp) / "retrieval.png", "Paraphrase retrieval")
-        chart_meta = image(chart, "retrieval")
+        curve = utility_vs_epsilon_png({float(eps): rows[f"dp_eps{eps}"] for eps in dp_embedder["models"]},
+                                       {"base": rows["base"], "no DP": rows["no_dp"]},
+                                       [("recall_at_5", "recall@5"), ("mrr", "MRR")], Path(tmp) / "utility_vs_epsilon.png",
+                                       "Retrieval against epsilon")
+        for eps, m in dp_embedder["models"].items():
+            with mlflow.resume_run(m["run_id"]):
+                mlf.log_metrics({f"heldout_{k}": float(v) for k, v in rows[f"dp_eps{eps}"].items()})
+                mlf.log_metrics({f"heldout_no_dp_{k}": float(v) for k, v in rows["no_dp"].items()})
+                mlf.log_metrics({f"heldout_base_{k}": float(v) for k, v in rows["base"].items()})
+                mlf.log_metrics({f"heldout_{k}": float(v) for k, v in comparisons[eps].items()})
+                mlf.log_artifact(str(chart), "plots")
+                mlf.log_artifact(str(curve), "plots")
+        chart_meta, curve_meta = image(chart, "retrieval"), image(curve, "utility against epsilon")
     table = "| model | recall@1 | recall@5 | MRR |\n|---|---|---|---|\n" + "".join(
         f"| {n} | {r['recall_at_1']:.3f} | {r['recall_at_5']:.3f} | {r['mrr']:.3f} |\n" for n, r in rows.items())
+    release = dp_embedder["release_epsilon"]
+    candidate = dp_embedder["models"][release]
     return MaterializeResult(
-        value={"metrics": rows, "pairs": len(pairs)},
-        metadata={"comparison": MetadataValue.md(table), "chart": chart_meta, "pairs": len(pairs),
-                  **{f"{n}_mrr": float(r["mrr"]) for n, r in rows.items()}},
+        value={"metrics": rows, "pairs": len(pairs), "comparisons": comparisons, "release_epsilon": release,
+               "candidate": {"model_name": dp_embedder["model_name"], "version": candidate["version"],
+                             "epsilon_spent": candidate["epsilon_spent"]},
+               "gate_metrics": {**comparisons[release], **{f"{k}": v for k, v in rows[f"dp_eps{release}"].items()},
+                                "epsilon_spent": candidate["epsilon_spent"]},
+               "data_version": dp_embedder["data_version"]},
+        metadata={"comparison": MetadataValue.md(table), "chart": chart_meta, "utility_vs_epsilon": curve_meta,
+                  "pairs": len(pairs), **{f"{n}_recall_at_5": float(r["recall_at_5"]) for n, r in rows.items()},
+                  **{f"eps{e}_{k}": float(v) for e, c in comparisons.items() for k, v in c.items()}},
     )
+
+
+def _summary(ranks) -> dict[str, float]:
+    ranks = np.asarray(ranks)
+    return {"recall_at_1": float((ranks <= 1).mean()), "recall_at_5": float((ranks <= 5).mean()),
+            "mrr": float((1.0 / ranks).mean()), "pairs": float(len(ranks))}
+
+
+@asset_check(asset=embedder_eval, blocking=True,
+             description="The DP encoder beats the base it started from on recall@5 (95% interval above zero) and stays "
+                         "within 5 points of the non-DP fine-tune; only then is it `challenger`. When it fails the bot "
+                         "retrieves with the base encoder.")
+def embedder_gate(context: AssetCheckExecutionContext, config: GateConfig, embedder_eval: dict,
+                  mlflow: MlflowResource) -> AssetCheckResult:
+    candidate = embedder_eval["candidate"]
+    result = run_gate(context, mlflow, "embedder_gate", config, [(candidate["model_name"], candidate["version"])],
+                      embedder_eval["gate_metrics"], embedder_eval["data_version"])
+    retrieval = (f"{candidate['model_name']} v{candidate['version']} (epsilon {candidate['epsilon_spent']:.2f})"
+                 if result.passed else "the base encoder: the DP encoder did not pass embedder_gate")
+    return AssetCheckResult(passed=result.passed, severity=result.severity, description=result.description,
+                            metadata={**result.metadata, "bot_retrieves_with": retrieval})

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
@@ -23,6 +24,7 @@ from dagster import (
 from pydantic import Field
 
 from evals.gate import paired_difference
+from evals.intent_slice import build_real_slice, correct_per_row, score_slice
 from evals.intent_metrics import intent_report
 from evals.plots import confusion_matrix_png, counts_png, training_curves_png
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
@@ -31,10 +33,13 @@ from serving.registry import CHAMPION, PromotionRefused, alias_version, is_rolle
 from training.catalog import load_catalog
 from training.dedup import NEAR_DUPLICATE_RATIO
 from training.fileio import atomic_dir, atomic_write_json, sha256_dir, sha256_file, stable_hash
+from training.calibration import decide
+from training.catalog import OUT_OF_SCOPE
 from training.intent_dataset import (
     SPLITS,
     SplitConfig,
     cross_split_duplicates,
+    load_labels,
     load_split,
     split_frame,
     template_leaks,
@@ -43,7 +48,7 @@ from training.intent_dataset import (
 from training.intent_predictor import IntentPredictor
 from training.intent_trainer import IntentTrainConfig, train_intent_model
 from training.paraphrase import LocalLLMParaphraser, OpenAICompatibleParaphraser
-from training.real_data import import_labeled
+from training.real_data import import_labeled, load_intent_map
 from training.synthetic import GENERATOR_VERSION, SynthesisConfig, drop_duplicates, synthesize
 
 from .gates import GateConfig, run_gate
@@ -136,6 +141,8 @@ class RealDataSource(Config):
     format: str = Field(default="csv", description="'csv' or 'clinc150'")
     splits: list[str] = Field(default=["train"], description="CLINC150 splits to take")
     intent_map: dict[str, str] = Field(default={}, description="source label -> catalog intent")
+    intent_map_path: str = Field(default="", description="a YAML file of source label -> catalog intent (merged under "
+                                                         "intent_map), e.g. configs/clinc150_map.yaml")
 
 
 class IntentDatasetConfig(Config):
@@ -155,8 +162,10 @@ def intent_dataset(
     frames = [pd.read_parquet(synthetic_intents["path"])]
     quarantined: list[dict] = []
     for src in config.real_data:
+        intent_map = {**load_intent_map(project_path(src.intent_map_path)), **src.intent_map} if src.intent_map_path \
+            else src.intent_map
         imported = import_labeled(project_path(src.path), src.format, splits=src.splits,
-                                  labels=intent_catalog["labels"], intent_map=src.intent_map, strict=config.strict)
+                                  labels=intent_catalog["labels"], intent_map=intent_map, strict=config.strict)
         frames.append(imported.frame)
         quarantined += imported.quarantined
     merged = drop_duplicates(pd.concat(frames, ignore_index=True), threshold=None)
@@ -277,63 +286,98 @@ def intent_model(
     )
 
 
-@asset(group_name=GROUP, compute_kind="mlflow", code_version="2")
-def intent_eval(context: AssetExecutionContext, intent_model: dict, intent_dataset: dict,
+class IntentEvalConfig(Config):
+    real_slice: str = Field(default="reference:clinc150/data_full.json",
+                            description="CLINC150 data_full.json: its test and oos_test rows are the real evaluation slice")
+    intent_map_path: str = Field(default="configs/clinc150_map.yaml", description="CLINC150 label -> catalog intent")
+
+
+@asset(group_name=GROUP, compute_kind="mlflow", code_version="3")
+def intent_eval(context: AssetExecutionContext, config: IntentEvalConfig, intent_model: dict, intent_dataset: dict,
                 mlflow: MlflowResource) -> MaterializeResult:
-    """Held-out metrics of the challenger and of the current champion, on the same test split."""
+    """The challenger and the champion on real users' wording (CLINC150 test + out-of-scope, the bot's decision rule)
+    and on the held-out synthetic split."""
     import mlflow as mlf
 
-    test = load_split(intent_dataset["path"], "test")
-    texts, gold = test["text"].tolist(), test["intent"].tolist()
     name = intent_model["model_name"]
-    if Path(intent_model["model_dir"]).exists():
-        challenger = IntentPredictor.from_pretrained(intent_model["model_dir"])
-    else:  # the local work folder was cleaned: the registry has the same weights
-        parts = mlflow.load_transformers(f"models:/{name}/{intent_model['version']}")
-        challenger = IntentPredictor(parts["model"], parts["tokenizer"])
-    proba = challenger.predict_proba(texts)
-    report = intent_report(gold, proba, challenger.labels)
-    correct = _correct(proba, challenger.labels, gold)
+    labels = load_labels(intent_dataset["path"])
+    real = build_real_slice(project_path(config.real_slice), labels, load_intent_map(project_path(config.intent_map_path)))
+    test = load_split(intent_dataset["path"], "test")
+    challenger = _load_predictor(mlflow, intent_model["model_dir"], name, intent_model["version"])
+    result = _evaluate(challenger, real, test)
 
     champion_version = alias_version(mlflow.client(), name, CHAMPION)
-    champion_metrics, champion_correct = None, None
+    champion = None
     if champion_version is not None and champion_version != intent_model["version"]:
-        parts = mlflow.load_transformers(f"models:/{name}/{champion_version}")
-        champ = IntentPredictor(parts["model"], parts["tokenizer"])
-        champ_proba = champ.predict_proba(texts)
-        champion_metrics = intent_report(gold, champ_proba, champ.labels).metrics
-        champion_correct = _correct(champ_proba, champ.labels, gold)
+        champion = _evaluate(_load_predictor(mlflow, None, name, champion_version), real, test)
 
+    metrics = result["metrics"]
     with tempfile.TemporaryDirectory() as tmp:
-        cm_png = confusion_matrix_png(report.confusion, report.labels, Path(tmp) / "confusion_matrix.png",
-                                      f"{name} v{intent_model['version']} on held-out test")
+        cm_png = confusion_matrix_png(result["report"].confusion, result["report"].labels,
+                                      Path(tmp) / "confusion_matrix.png", f"{name} v{intent_model['version']} on held-out test")
+        real_png = confusion_matrix_png(result["real_confusion"], result["real_labels"],
+                                        Path(tmp) / "real_confusion_matrix.png",
+                                        f"{name} v{intent_model['version']} on CLINC150 (decisions)")
         with mlflow.resume_run(intent_model["run_id"]):
-            mlf.log_metrics({f"test_{k}": v for k, v in report.metrics.items()})
+            mlf.log_metrics({f"eval_{k}": v for k, v in metrics.items() if np.isfinite(v)})
             mlf.log_artifact(str(cm_png), "plots")
-            mlf.log_dict(report.per_intent, "per_intent_report.json")
-        cm_meta = image(cm_png, "confusion matrix")
+            mlf.log_artifact(str(real_png), "plots")
+            mlf.log_dict(result["report"].per_intent, "per_intent_report.json")
+            mlf.log_dict(result["real_errors"], "real_slice_errors.json")
+        cm_meta, real_meta = image(cm_png, "confusion matrix"), image(real_png, "real-slice confusion matrix")
     return MaterializeResult(
-        value={"metrics": report.metrics, "champion_metrics": champion_metrics, "champion_version": champion_version,
-               "correct": correct, "champion_correct": champion_correct, "data_version": intent_model["data_version"],
-               "model_name": name, "version": intent_model["version"], "run_id": intent_model["run_id"]},
+        value={"metrics": metrics, "champion_metrics": champion["metrics"] if champion else None,
+               "champion_version": champion_version, "correct": result["correct"],
+               "champion_correct": champion["correct"] if champion else None,
+               "data_version": intent_model["data_version"], "model_name": name, "version": intent_model["version"],
+               "run_id": intent_model["run_id"], "coverage": real.coverage},
         metadata={
-            **{k: float(v) for k, v in report.metrics.items()},
+            **{k: float(v) for k, v in metrics.items()},
+            "real_slice_coverage": f"{real.coverage}: {', '.join(real.covered)}",
+            "calibrated": challenger.calibrated, "threshold": challenger.threshold,
+            "temperature": challenger.temperature,
             "champion_version": str(champion_version),
-            "champion_accuracy": float(champion_metrics["accuracy"]) if champion_metrics else float("nan"),
-            "confusion_matrix": cm_meta,
-            "per_intent": table_md(report.per_intent, ["precision", "recall", "f1", "support"]),
+            "champion_real_in_scope_accuracy": float(champion["metrics"]["real_in_scope_accuracy"]) if champion
+            else float("nan"),
+            "confusion_matrix": cm_meta, "real_confusion_matrix": real_meta,
+            "real_errors_sample": MetadataValue.json(result["real_errors"][:20]),
+            "per_intent": table_md(result["report"].per_intent, ["precision", "recall", "f1", "support"]),
             "mlflow_run": MetadataValue.url(mlflow.run_url(intent_model["run_id"])),
         },
     )
 
 
-def _correct(proba, labels: list[str], gold: list[str]) -> list[bool]:
-    return [labels[i] == g for i, g in zip(proba.argmax(axis=1), gold)]
+def _load_predictor(mlflow: MlflowResource, model_dir: str | None, name: str, version: str) -> IntentPredictor:
+    if model_dir and Path(model_dir).exists():
+        return IntentPredictor.from_pretrained(model_dir)
+    # the champion, or a challenger whose local work folder was cleaned: the registry has the same weights
+    parts = mlflow.load_transformers(f"models:/{name}/{version}")
+    return IntentPredictor(parts["model"], parts["tokenizer"])
+
+
+def _evaluate(predictor: IntentPredictor, real, test) -> dict:
+    """Real slice with the bot's decisions (gated), synthetic held-out split (reported)."""
+    from sklearn.metrics import confusion_matrix
+
+    texts, gold = real.frame["text"].tolist(), real.frame["intent"].tolist()
+    proba = predictor.predict_proba(texts)
+    decisions, _ = decide(proba, predictor.labels, predictor.threshold, OUT_OF_SCOPE)
+    real_metrics = score_slice(decisions, proba, predictor.labels, gold)
+    report = intent_report(test["intent"].tolist(), predictor.predict_proba(test["text"].tolist()), predictor.labels)
+    shown = sorted(set(gold) | set(decisions))
+    return {
+        "metrics": {**{f"real_{k}": v for k, v in real_metrics.items()}, **report.metrics},
+        "correct": correct_per_row(decisions, gold), "report": report,
+        "real_confusion": confusion_matrix(gold, decisions, labels=shown), "real_labels": shown,
+        "real_errors": [{"text": t, "gold": g, "decision": d} for t, g, d in zip(texts, gold, decisions) if g != d],
+    }
 
 
 @asset_check(asset=intent_eval, blocking=True,
-             description="Accuracy above the floor of configs/gates.yaml and no significant drop against the champion "
-                         "(paired 95% interval); records the verdict on the version and makes it `challenger`.")
+             description="On real users' wording (CLINC150), in-scope accuracy and out-of-scope recall at the serving "
+                         "threshold above the floors of configs/gates.yaml, calibration error within its floor, and no "
+                         "significant drop against the champion (paired 95% interval); records the verdict on the "
+                         "version and makes it `challenger`.")
 def intent_gate(context: AssetCheckExecutionContext, config: GateConfig, intent_eval: dict,
                 mlflow: MlflowResource) -> AssetCheckResult:
     comparison = None
@@ -341,7 +385,8 @@ def intent_gate(context: AssetCheckExecutionContext, config: GateConfig, intent_
         comparison = paired_difference(intent_eval["correct"], intent_eval["champion_correct"])
     return run_gate(context, mlflow, "intent_gate", config, [(intent_eval["model_name"], intent_eval["version"])],
                     intent_eval["metrics"], intent_eval["data_version"], comparison,
-                    {"champion_version": str(intent_eval["champion_version"])})
+                    {"champion_version": str(intent_eval["champion_version"]),
+                     "real_slice_coverage": intent_eval["coverage"]})
 
 
 @asset(group_name=GROUP, compute_kind="mlflow", code_version="2")

@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline|llm|dp|dpo|pii ...]` (all by default).
+"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline|llm|dp|dp_tune|dpo|pii ...]` (all by default).
 
 Each prints its figures, writes them to the committed `docs/bench/<bench>.json` (so figures can be
 diffed across commits) and appends them, with the command, to state/bench/results.jsonl.
@@ -216,12 +216,10 @@ def bench_llm(student_layers: int = 15, n_train: int = 1440, n_heldout: int = 24
     _record("llm", figures)
 
 
-def bench_dp(epsilons: tuple[float, ...] = (1.0, 4.0, 8.0), intents: int = 20, per_intent: int = 50) -> None:
-    """Retrieval utility against epsilon: MiniLM fine-tuned on CLINC150 utterances with DP-SGD at each
-    epsilon, without DP, and not at all; recall@1/@5 and MRR on held-out CLINC150 paraphrase pairs."""
-    from evals.retrieval import paraphrase_pairs, retrieval_metrics
-    from training.base_models import resolve_encoder
-    from training.dp_embedder import EmbedderTrainConfig, base_embedder, load_embedder, train_embedder
+def _clinc_dp_data(intents: int = 20, per_intent: int = 100, pairs_per_intent: int = 10):
+    """Public data for the DP embedder: CLINC150 train utterances of `intents` intents, paraphrase pairs from
+    their `test` utterances."""
+    from evals.retrieval import paraphrase_pairs
 
     clinc = json.loads(reference_file(CLINC).read_text())
     chosen = sorted({y for _, y in clinc["train"] if y != "oos"})[:: 150 // intents][:intents]
@@ -232,21 +230,90 @@ def bench_dp(epsilons: tuple[float, ...] = (1.0, 4.0, 8.0), intents: int = 20, p
             by_intent.setdefault(y, []).append(t)
     train = [(t, y) for y, texts in sorted(by_intent.items()) for t in texts[:per_intent]]
     test = [(t, y) for t, y in clinc["test"] if y in keep]
-    pairs = paraphrase_pairs([t for t, _ in test], [y for _, y in test], per_label=10)
+    return [t for t, _ in train], [y for _, y in train], paraphrase_pairs([t for t, _ in test], [y for _, y in test],
+                                                                          pairs_per_intent)
+
+
+def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_intent: int = 10):
+    """The pipeline's own data, as `make run` left it: the intent train split, pairs from its test split."""
+    from evals.retrieval import paraphrase_pairs
+    from training.intent_dataset import load_split
+
+    if not (data_dir / "train.parquet").exists():
+        raise SystemExit(f"{data_dir} has no dataset: run `make run` first (the dp benchmark uses its data)")
+    train, test = load_split(data_dir, "train"), load_split(data_dir, "test")
+    return (train["text"].tolist(), train["intent"].tolist(),
+            paraphrase_pairs(test["text"].tolist(), test["intent"].tolist(), pairs_per_intent))
+
+
+def _dp_curve(texts, labels, pairs, epsilons, cfg_for) -> dict:
+    from evals.retrieval import compare_encoders, retrieval_ranks
+    from training.base_models import resolve_encoder
+    from training.dp_embedder import base_embedder, train_embedder
+
     encoder = resolve_encoder().path
-    work = Path(tempfile.mkdtemp(prefix="bench-dp-"))
-    rows = {"base": {**retrieval_metrics(lambda xs: base_embedder(encoder).encode(xs, normalize_embeddings=True), pairs),
-                     "epsilon": None}}
+
+    def summary(ranks, **extra):
+        import numpy as np
+
+        ranks = np.asarray(ranks)
+        return {"recall_at_1": round(float((ranks <= 1).mean()), 4), "recall_at_5": round(float((ranks <= 5).mean()), 4),
+                "mrr": round(float((1.0 / ranks).mean()), 4), **extra}
+
+    ranks = {"base": retrieval_ranks(lambda xs: base_embedder(encoder).encode(xs, normalize_embeddings=True), pairs)}
+    rows = {"base": summary(ranks["base"], epsilon=None)}
     for eps in (None, *epsilons):
-        cfg = EmbedderTrainConfig(target_epsilon=eps, epochs=3, batch_size=64, learning_rate=5e-4)
-        start = time.perf_counter()
-        out = train_embedder(encoder, [t for t, _ in train], [y for _, y in train], work / f"eps{eps}", cfg)
-        model = load_embedder(out.model_dir)
         name = "no_dp" if eps is None else f"dp_eps{eps:g}"
-        rows[name] = {**retrieval_metrics(lambda xs: model.encode(xs, normalize_embeddings=True), pairs),
-                      "epsilon": out.epsilon_spent, "train_s": round(time.perf_counter() - start, 1)}
-    _record("dp", {"intents": intents, "train_examples": len(train), "heldout_pairs": len(pairs), "delta": 1e-5,
-                   "max_grad_norm": 1.0, "epochs": 3, "results": rows})
+        start = time.perf_counter()
+        out = train_embedder(encoder, texts, labels, None, cfg_for(eps), progress=False)  # kept in memory only
+        ranks[name] = retrieval_ranks(lambda xs, m=out.model: m.encode(xs, normalize_embeddings=True), pairs)
+        rows[name] = summary(ranks[name], epsilon=out.epsilon_spent, steps=out.steps,
+                             train_s=round(time.perf_counter() - start, 1))
+        print(name, rows[name], flush=True)
+    for eps in epsilons:
+        name = f"dp_eps{eps:g}"
+        rows[name].update({k: round(v, 4) for k, v in compare_encoders(ranks[name], ranks["base"], ranks["no_dp"]).items()})
+    return rows
+
+
+def bench_dp(epsilons: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)) -> None:
+    """Retrieval utility against epsilon with the pipeline's DP settings (`dp_embedder` defaults), on the
+    pipeline's own data (what `make run` left in data/intents) and on public CLINC150 data: base encoder, the
+    same fine-tune without DP, DP-SGD at each epsilon; recall@1/@5, MRR and the paired recall@5 gain over
+    the base with its 95% interval (the embedder_gate's figures)."""
+    from training.dp_embedder import EmbedderTrainConfig
+
+    results = {}
+    for name, data in (("pipeline", _pipeline_dp_data), ("clinc150", _clinc_dp_data)):
+        texts, labels, pairs = data()
+        results[name] = {"train_examples": len(texts), "heldout_pairs": len(pairs),
+                         "models": _dp_curve(texts, labels, pairs, epsilons,
+                                             lambda eps: EmbedderTrainConfig(target_epsilon=eps))}
+    at8 = {n: r["models"]["dp_eps8"] for n, r in results.items()}
+    _record("dp", {"settings": EmbedderTrainConfig().__dict__, "results": results,
+                   "bar_met": {n: bool(m["recall_at_5_gap_to_no_dp"] <= 0.05 and m["recall_at_5_gain_vs_base_ci_low"] > 0)
+                               for n, m in at8.items()},
+                   "bar": "at epsilon 8: recall@5 within 5 points of no DP, and above the base (95% interval)"})
+
+
+def bench_dp_tune(grid: tuple = ((1, 1e-3), (1, 3e-3), (2, 1e-3), (2, 3e-3)), epsilon: float = 8.0) -> None:
+    """Choosing the DP embedder's settings on public data only (CLINC150), so that tuning spends no privacy
+    budget of the pipeline's data: trainable top layers x learning rate at epsilon 8, with a large expected
+    batch through Poisson sampling and physical batches from Opacus' BatchMemoryManager."""
+    from training.dp_embedder import EmbedderTrainConfig
+
+    texts, labels, pairs = _clinc_dp_data()
+    runs = []
+    for layers, lr in grid:
+        def cfg_for(eps, layers=layers, lr=lr):
+            return EmbedderTrainConfig(target_epsilon=eps, trainable_layers=layers, learning_rate=lr)
+        rows = _dp_curve(texts, labels, pairs, (epsilon,), cfg_for)
+        runs.append({"trainable_layers": layers, "learning_rate": lr, **rows[f"dp_eps{epsilon:g}"],
+                     "no_dp_recall_at_5": rows["no_dp"]["recall_at_5"], "base_recall_at_5": rows["base"]["recall_at_5"]})
+    _record("dp_tune", {"data": "CLINC150 (public)", "train_examples": len(texts), "heldout_pairs": len(pairs),
+                        "epsilon": epsilon, "fixed": {k: v for k, v in EmbedderTrainConfig().__dict__.items()
+                                                      if k not in ("trainable_layers", "learning_rate", "target_epsilon")},
+                        "runs": runs})
 
 
 def bench_dpo(feedback_records: int = 400, max_steps: int | None = None) -> None:
@@ -301,7 +368,7 @@ def bench_pii() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     benches = {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency, "llm": bench_llm,
-               "dp": bench_dp, "dpo": bench_dpo, "pii": bench_pii}
+               "dp": bench_dp, "dp_tune": bench_dp_tune, "dpo": bench_dpo, "pii": bench_pii}
     parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: all (latency runs with pipeline)")
     which = parser.parse_args().which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii"]
     unknown = set(which) - set(benches)

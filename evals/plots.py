@@ -106,3 +106,24 @@ def model_comparison_png(rows: dict[str, dict[str, float]], metrics: list[tuple[
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def utility_vs_epsilon_png(rows: dict[float, dict[str, float]], references: dict[str, dict[str, float]],
+                           metrics: list[tuple[str, str]], path: str | Path, title: str) -> Path:
+    """One panel per metric: the DP models against epsilon, references (base, no DP) as horizontal lines."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    eps = sorted(rows)
+    for ax, (key, label) in zip(axes[0], metrics):
+        ax.plot(eps, [rows[e][key] for e in eps], marker="o", label="DP-SGD")
+        for (name, ref), colour in zip(references.items(), plt.cm.tab10.colors[1:]):
+            ax.axhline(ref[key], linestyle="--", color=colour, label=name)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(eps, [f"{e:g}" for e in eps])
+        ax.set_xlabel("epsilon")
+        ax.set_title(label, fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -24,8 +24,9 @@ def paraphrase_pairs(texts: list[str], labels: list[str], per_label: int = 10, s
     return pairs
 
 
-def retrieval_metrics(embed, pairs: list[tuple[str, str]], ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
-    """`embed(list[str]) -> (n, d) L2-normalised array`; cosine ranking of the corpus for each query."""
+def retrieval_ranks(embed, pairs: list[tuple[str, str]]):
+    """Rank of each query's answer among all answers (1 = first), by cosine similarity.
+    `embed(list[str]) -> (n, d) L2-normalised array`."""
     import numpy as np
 
     if len(pairs) < 2:
@@ -33,11 +34,29 @@ def retrieval_metrics(embed, pairs: list[tuple[str, str]], ks: tuple[int, ...] =
     queries = np.asarray(embed([a for a, _ in pairs]), dtype=np.float32)
     corpus = np.asarray(embed([b for _, b in pairs]), dtype=np.float32)
     scores = queries @ corpus.T
-    # rank of the right answer, ties counted against it: 1 + how many other corpus items score at least as
-    # high (a collapsed encoder that scores everything alike must not rank every answer first)
+    # ties counted against the answer: 1 + how many other corpus items score at least as high (a
+    # collapsed encoder that scores everything alike must not rank every answer first)
     right = scores[np.arange(len(pairs)), np.arange(len(pairs))]
-    ranks = (scores >= right[:, None]).sum(axis=1)
+    return (scores >= right[:, None]).sum(axis=1)
+
+
+def retrieval_metrics(embed, pairs: list[tuple[str, str]], ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
+    """Recall@k and MRR of `retrieval_ranks`."""
+    ranks = retrieval_ranks(embed, pairs)
     out = {f"recall_at_{k}": float((ranks <= k).mean()) for k in ks}
     out["mrr"] = float((1.0 / ranks).mean())
     out["pairs"] = len(pairs)
     return out
+
+
+def compare_encoders(candidate_ranks, base_ranks, reference_ranks, k: int = 5) -> dict[str, float]:
+    """Recall@k of a candidate against the base encoder it started from (paired: the same queries, with a 95%
+    interval of the gain) and against a reference (the same fine-tune without DP)."""
+    from evals.gate import paired_difference
+
+    hit = lambda ranks: [int(r) <= k for r in ranks]  # noqa: E731
+    gain = paired_difference(hit(candidate_ranks), hit(base_ranks))
+    gap = paired_difference(hit(reference_ranks), hit(candidate_ranks))
+    return {f"recall_at_{k}_gain_vs_base": gain.difference, f"recall_at_{k}_gain_vs_base_ci_low": gain.low,
+            f"recall_at_{k}_gain_vs_base_ci_high": gain.high, f"recall_at_{k}_gap_to_no_dp": gap.difference,
+            f"recall_at_{k}_gap_to_no_dp_ci_low": gap.low, f"recall_at_{k}_gap_to_no_dp_ci_high": gap.high}

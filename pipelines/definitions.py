@@ -18,7 +18,7 @@ from .settings import default_resources
 
 all_assets = load_assets_from_modules([base_models, intent, llm, preferences, embedder])
 all_checks = [intent.no_split_leakage, intent.intent_gate, llm.llm_gate,
-              preferences.dpo_preference_gate]
+              preferences.dpo_preference_gate, embedder.embedder_gate]
 
 intent_pipeline = define_asset_job(
     "intent_pipeline",

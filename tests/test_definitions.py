@@ -32,7 +32,7 @@ def test_graph_edges_and_blocking_checks():
     from pipelines.definitions import all_checks
 
     specs = {spec.name: spec for c in all_checks for spec in c.check_specs}
-    assert set(specs) == {"intent_gate", "no_split_leakage", "llm_gate", "dpo_preference_gate"}
+    assert set(specs) == {"intent_gate", "no_split_leakage", "llm_gate", "dpo_preference_gate", "embedder_gate"}
     assert {k.name for k in graph.asset_check_keys} == set(specs)
     for spec in specs.values():
         assert spec.blocking, f"{spec.name} must block downstream assets"
@@ -67,7 +67,7 @@ def test_make_run_job_covers_every_asset_and_check_in_one_process():
     job = defs.resolve_job_def("convbot_pipeline")
     graph = defs.resolve_asset_graph()
     assert set(job.asset_layer.executable_asset_keys) == set(graph.get_all_asset_keys())
-    assert {"intent_gate", "llm_gate", "dpo_preference_gate", "no_split_leakage"} <= {
+    assert {"intent_gate", "llm_gate", "dpo_preference_gate", "no_split_leakage", "embedder_gate"} <= {
         k.name for k in job.asset_layer.asset_graph.asset_check_keys}
     assert job.executor_def.name == "in_process"
     sensor = defs.resolve_sensor_def("feedback_sensor")

@@ -10,20 +10,29 @@ from dagster import AssetKey, RunConfig, materialize
 
 from assets.embedder import DpEmbedderConfig
 from assets.intent import IntentCatalogConfig, SyntheticIntentsConfig
-from pipelines.definitions import all_assets
+from assets.gates import GateConfig
+from pipelines.definitions import all_assets, all_checks
+from serving.registry import CHALLENGER, alias_version, read_verdict
 from training.privacy_ledger import TAGS, PrivacyLedger
 
 SELECTION = ["intent_catalog", "base_llm", "base_encoder", "synthetic_intents", "intent_dataset",
              "dp_embedder", "embedder_eval"]
 
 
-def _run(resources, catalog, **dp):
+TINY = GateConfig(thresholds={"recall_at_5_gain_vs_base_ci_low": -1.0, "recall_at_5_gap_to_no_dp": 1.0},
+                  override_reason="tiny random encoder in a test")
+
+
+def _run(resources, catalog, gate: GateConfig = TINY, **dp):
+    dp.setdefault("release_epsilon", max(dp.get("target_epsilons", [8.0])))
     config = RunConfig(ops={
         "intent_catalog": IntentCatalogConfig(path=str(catalog)),
         "synthetic_intents": SyntheticIntentsConfig(paraphraser="none", per_intent_templates=40),
         "dp_embedder": DpEmbedderConfig(**{"epochs": 1, "batch_size": 32, **dp}),
+        "embedder_eval_embedder_gate": gate,
     })
-    return materialize([a for a in all_assets if a.key.path[0] in SELECTION], resources=resources,
+    checks = [c for c in all_checks if {k.asset_key.path[0] for k in c.check_keys} <= set(SELECTION)]
+    return materialize([*[a for a in all_assets if a.key.path[0] in SELECTION], *checks], resources=resources,
                        run_config=config, raise_on_error=False)
 
 
@@ -45,7 +54,10 @@ def test_dp_embedder_reserves_in_the_ledger_registers_guarantees_and_respects_th
     evaluation = first.output_for_node("embedder_eval")["metrics"]
     assert set(evaluation) == {"base", "no_dp", "dp_eps2.0", "dp_eps8.0"}
     assert all(0.0 <= m["mrr"] <= 1.0 for m in evaluation.values())
-    assert "comparison" in meta[AssetKey("embedder_eval")] and "ledger" in meta[AssetKey("dp_embedder")]
+    assert {"comparison", "utility_vs_epsilon"} <= set(meta[AssetKey("embedder_eval")])
+    assert "ledger" in meta[AssetKey("dp_embedder")]
+    gate = next(e for e in first.get_asset_check_evaluations() if e.check_name == "embedder_gate")
+    assert gate.passed and alias_version(client, "convbot-dp-embedder", CHALLENGER) is not None
     # the non-private reference on the same data is never written to disk nor registered
     on_disk = [p for p in (tmp / "models").rglob("*.safetensors") if "dp_embedder" not in p.parts]
     assert on_disk == [], on_disk
@@ -55,6 +67,17 @@ def test_dp_embedder_reserves_in_the_ledger_registers_guarantees_and_respects_th
     assert again.success
     assert len(client.search_model_versions("name = 'convbot-dp-embedder'")) == 2
     assert ledger.spent(fingerprint)[0] == pytest.approx(sum(spent), abs=1e-4)
+
+    # a gate that fails moves no alias, and says the bot retrieves with the base encoder
+    alias_before = alias_version(client, "convbot-dp-embedder", CHALLENGER)
+    strict = _run(resources, small_catalog, GateConfig(thresholds={"recall_at_5_gap_to_no_dp": -1.0}),
+                  target_epsilons=[2.0, 8.0])
+    failed = next(e for e in strict.get_asset_check_evaluations() if e.check_name == "embedder_gate")
+    assert not failed.passed and not strict.success
+    assert "base encoder" in failed.metadata["bot_retrieves_with"].value
+    judged = strict.output_for_node("embedder_eval")["candidate"]["version"]
+    assert not read_verdict(client, "convbot-dp-embedder", judged, "embedder_gate").passed
+    assert alias_version(client, "convbot-dp-embedder", CHALLENGER) == alias_before  # left where it was
 
     # a run whose model folder is gone trains again, and that training is counted
     model_dir = Path(first.output_for_node("dp_embedder")["models"]["2.0"]["model_dir"])

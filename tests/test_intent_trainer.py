@@ -85,3 +85,19 @@ def test_a_tokenizer_without_a_recorded_length_is_refused(tiny_encoder):
     model = AutoModelForSequenceClassification.from_pretrained(tiny_encoder, num_labels=2)
     with pytest.raises(ValueError, match="model_max_length"):
         IntentPredictor(model, tokenizer)
+
+
+def test_calibration_is_fitted_on_validation_and_travels_with_the_model(tmp_path, small_catalog, tiny_encoder):
+    data = _dataset(tmp_path, small_catalog)
+    out = train_intent_model(data, tiny_encoder, tmp_path / "work",
+                             IntentTrainConfig(overrides={"max_steps": 8, "learning_rate": 5e-3}))
+    predictor = IntentPredictor.from_pretrained(out.model_dir)
+    cal = predictor.calibration
+    assert predictor.calibrated and cal["fitted_on"] == "validation" and cal["n"] > 0
+    assert 0.05 <= predictor.temperature <= 20 and 0.0 <= predictor.threshold < 1.0
+    assert {"ece_before", "ece_after", "temperature", "threshold"} <= set(cal)
+    texts = ["what's the weather in Paris", "hello", "set an alarm for 7"]
+    proba = predictor.predict_proba(texts)
+    decisions, confidence = predictor.decide(texts)
+    for d, c, p in zip(decisions, confidence, proba):
+        assert d == ("out_of_scope" if c < predictor.threshold else predictor.labels[int(p.argmax())])

@@ -194,7 +194,9 @@ def test_thresholds_may_be_stricter_but_looser_needs_a_reason():
 
 def test_project_gates_have_the_design_floors():
     specs = load_gate_specs()
-    assert specs["intent_gate"].floors == (Threshold("accuracy", ">", 0.92),)
+    assert specs["intent_gate"].floors == (Threshold("real_in_scope_accuracy", ">", 0.92),
+                                           Threshold("real_oos_recall", ">=", 0.90), Threshold("ece", "<=", 0.05))
+    assert specs["embedder_gate"].floors[1] == Threshold("recall_at_5_gap_to_no_dp", "<=", 0.05)
     assert gate_for_model("intent-classifier").name == "intent_gate"
     assert gate_for_model("convbot-student-llm-int8").name == "llm_gate"
     assert specs["dpo_preference_gate"].floors[0].value == 0.85

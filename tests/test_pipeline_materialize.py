@@ -6,6 +6,7 @@ import pytest
 import yaml
 from dagster import AssetKey, RunConfig, build_asset_context, materialize
 
+from assets.gates import GateConfig
 from assets.intent import (
     IntentCatalogConfig,
     IntentDatasetConfig,
@@ -30,8 +31,14 @@ GOOD = {"num_train_epochs": 40, "learning_rate": 2e-3, "per_device_train_batch_s
 WEAK = {"max_steps": 1, "learning_rate": 1e-7, "save_total_limit": 1}
 
 
+# the tiny model is far from the design's floors on real wording: the test lowers them, with a recorded reason
+TINY_GATE = GateConfig(thresholds={"real_in_scope_accuracy": 0.3, "real_oos_recall": 0.0, "ece": 1.0},
+                       override_reason="tiny model in a test")
+
+
 def _run_config(catalog: Path, overrides: dict, real_data=()) -> RunConfig:
     return RunConfig(ops={
+        "intent_eval_intent_gate": TINY_GATE,
         "intent_catalog": IntentCatalogConfig(path=str(catalog)),
         "synthetic_intents": SyntheticIntentsConfig(per_intent_templates=80, paraphrase_sources_per_intent=2,
                                                     paraphrases_per_source=2, batch_size=8),
@@ -76,10 +83,14 @@ def test_chain_registers_gates_and_promotes(env, small_catalog, tmp_path):
     assert {"label_map.json", "per_intent_report.json", "plots"} <= artifacts
     plots = {a.path for a in client.list_artifacts(model["run_id"], "plots")}
     assert {"plots/confusion_matrix.png", "plots/training_curves.png"} <= plots
-    assert run.data.metrics["test_accuracy"] > 0.92
     mats = {e.asset_key: e for e in first.get_asset_materialization_events()}
     eval_meta = mats[AssetKey("intent_eval")].materialization.metadata
-    assert {"accuracy", "accuracy_ci95_low", "macro_f1", "ece", "confusion_matrix", "mlflow_run"} <= set(eval_meta)
+    assert {"accuracy", "accuracy_ci95_low", "macro_f1", "ece", "confusion_matrix", "mlflow_run",
+            "real_in_scope_accuracy", "real_oos_recall", "real_auroc_ci95_low", "real_confusion_matrix"} <= set(eval_meta)
+    # CLINC150 intents of the small catalog: weather, book_flight, greeting, alarm -> set_alarm; plus out-of-scope
+    assert eval_meta["real_slice_coverage"].value.startswith("4 of 6 in-scope intents")
+    assert eval_meta["real_n_oos"].value == 1000
+    assert run.data.metrics["eval_real_in_scope_accuracy"] == eval_meta["real_in_scope_accuracy"].value
 
     # 2. nothing changed: no retraining, no new version
     again = _materialize(resources, _run_config(small_catalog, GOOD))
@@ -91,12 +102,13 @@ def test_chain_registers_gates_and_promotes(env, small_catalog, tmp_path):
     assert not weak.success
     gate = _check(weak, "intent_gate")
     assert not gate.passed
-    assert "fails > 0.92" in gate.description
+    assert "real_in_scope_accuracy" in gate.description and "fails > 0.3" in gate.description
     assert alias_version(client, "intent-classifier", CHALLENGER) == "1"
     assert alias_version(client, "intent-classifier", CHAMPION) == "1"
     assert AssetKey("intent_champion") not in {e.asset_key for e in weak.get_asset_materialization_events()}
     verdict = read_verdict(client, "intent-classifier", "2", "intent_gate")
-    assert verdict is not None and not verdict.passed and verdict.thresholds[0].value == 0.92
+    assert verdict is not None and not verdict.passed and verdict.thresholds[0].value == 0.3
+    assert verdict.override_reason == "tiny model in a test"
     assert verdict.data_version == weak.output_for_node("intent_dataset")["data_version"] and verdict.code_version
 
     # 4. the promotion asked for alone, without its gate, reads the failed verdict and refuses

@@ -11,7 +11,7 @@ import time
 import mlflow
 import pytest
 
-from evals.gate import GateSpec, Regression, Threshold, Verdict
+from evals.gate import GateSpec, Regression, Threshold, Verdict, load_gate_specs
 from serving.registry import (
     CHALLENGER,
     CHAMPION,
@@ -225,8 +225,9 @@ def test_history_promote_and_restore_commands(tmp_path, monkeypatch, capsys):
         client.create_model_version(name, source=tmp_path.as_uri())
     assert cli.main(["promote", "--model", name, "--version", "1", "--reason", "first"]) == 1
     assert "no recorded verdict" in capsys.readouterr().err
+    floors = load_gate_specs()["intent_gate"].floors  # the project's own gate
     for version in ("1", "2"):
-        record_verdict(client, verdict(name, version))
+        record_verdict(client, verdict(name, version, thresholds=floors, metrics={t.metric: 0.99 for t in floors}))
         assert cli.main(["promote", "--model", name, "--version", version, "--reason", f"release {version}"]) == 0
     assert cli.main(["restore-champion", "--model", name]) == 0
     assert "from version 2 back to version 1" in capsys.readouterr().out

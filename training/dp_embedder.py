@@ -16,6 +16,7 @@ The result is saved as a sentence-transformers model (Transformer -> mean Poolin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -40,8 +41,10 @@ class PrivacyConfigError(ConvbotError):
 @dataclass(frozen=True)
 class EmbedderTrainConfig:
     epochs: int = 2
-    batch_size: int = 64  # expected batch size; with Poisson sampling each batch's size varies around it
+    batch_size: int = 64  # expected (logical) batch; with Poisson sampling each batch's size varies around it
+    physical_batch_size: int = 64  # what fits in memory at once; Opacus' BatchMemoryManager splits logical batches
     learning_rate: float = 5e-4
+    trainable_layers: int = -1  # top encoder layers that train (and the head); -1 = every layer, embeddings stay frozen
     max_length: int = 32
     scale: float = 20.0  # cosine-classifier temperature
     target_epsilon: float | None = 8.0  # None = no DP (the non-private baseline)
@@ -113,14 +116,9 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
     data = TensorDataset(enc["input_ids"], enc["attention_mask"], torch.tensor([index[y] for y in labels]))
 
     encoder = AutoModel.from_pretrained(encoder_dir, dtype=torch.float32)
-    frozen = [encoder.embeddings]
-    if getattr(encoder, "pooler", None) is not None:
-        frozen.append(encoder.pooler)  # unused by mean pooling: DP-SGD needs a per-example grad for every trainable weight
-    for module in frozen:
-        for p in module.parameters():
-            p.requires_grad_(False)
+    _freeze_all_but_top(encoder, cfg.trainable_layers)
     model = _cosine_classifier(encoder.config.hidden_size, len(label_names), cfg.scale)(encoder)
-    model.train()
+    model.train()  # from_pretrained returns eval mode, in which Opacus captures no activations
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate,
                                   weight_decay=0.0)
     loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=True,
@@ -138,17 +136,30 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
     loss_fn = torch.nn.CrossEntropyLoss(reduction="mean")
     losses, steps = [], 0
     for epoch in range(cfg.epochs):
-        bar = tqdm(loader, desc=f"{'DP ' if engine else ''}embedder epoch {epoch + 1}/{cfg.epochs}", disable=not progress)
-        for input_ids, attention_mask, y in bar:
-            if len(y) == 0:  # Poisson sampling can draw an empty batch
-                continue
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(input_ids, attention_mask), y)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            steps += 1
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        with _physical_batches(loader, cfg.physical_batch_size, optimizer if engine else None) as batches:
+            bar = tqdm(batches, desc=f"{'DP ' if engine else ''}embedder epoch {epoch + 1}/{cfg.epochs}",
+                       disable=not progress)
+            for input_ids, attention_mask, y, last in bar:
+                if len(y) == 0:  # Poisson sampling can draw an empty batch
+                    continue
+                if engine:  # Opacus' optimizer accumulates the clipped per-example grads until the logical step
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = loss_fn(model(input_ids, attention_mask), y)
+                    loss.backward()
+                    optimizer.step()
+                    stepped = False  # logical steps are counted by the accountant
+                else:  # the same logical batch by gradient accumulation
+                    loss = loss_fn(model(input_ids, attention_mask), y) * len(y) / cfg.batch_size
+                    loss.backward()
+                    stepped = last
+                    if last:
+                        optimizer.step()
+                        optimizer.zero_grad(set_to_none=True)
+                losses.append(float(loss.detach()) * (1 if engine else cfg.batch_size / max(len(y), 1)))
+                steps += int(stepped)
+                bar.set_postfix(loss=f"{losses[-1]:.3f}", steps=steps)
+    if engine:
+        steps = sum(n for _, _, n in engine.accountant.history)
     epsilon = float(engine.get_epsilon(cfg.target_delta)) if engine else None
     noise = float(optimizer.noise_multiplier) if engine else None
     if engine and epsilon > cfg.target_epsilon * 1.01:
@@ -184,6 +195,39 @@ def _save_sentence_transformer(encoder, tokenizer, out_dir: Path, max_length: in
     pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
     SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu").save(str(out_dir))
     shutil.rmtree(raw)
+
+
+def _freeze_all_but_top(encoder, trainable_layers: int) -> None:
+    """Embeddings (most of MiniLM's weights) always stay frozen, and the pooler (unused by mean pooling: DP-SGD
+    needs a per-example grad for every trainable weight); with `trainable_layers` >= 0 only the top layers train.
+    Fewer trainable weights means less noise in total under DP-SGD."""
+    layers = list(encoder.encoder.layer)
+    frozen = [encoder.embeddings, *(layers[: len(layers) - trainable_layers] if trainable_layers >= 0 else [])]
+    if getattr(encoder, "pooler", None) is not None:
+        frozen.append(encoder.pooler)
+    for module in frozen:
+        for p in module.parameters():
+            p.requires_grad_(False)
+
+
+@contextlib.contextmanager
+def _physical_batches(loader, physical: int, dp_optimizer=None):
+    """Yield (input_ids, attention_mask, y, last_of_logical_batch) in batches of at most `physical` rows.
+    Under DP, Opacus' BatchMemoryManager does the split (and tells the optimizer when a logical step ends);
+    without DP each logical batch is cut here and its gradients accumulated."""
+    if dp_optimizer is not None:
+        from opacus.utils.batch_memory_manager import BatchMemoryManager
+
+        with BatchMemoryManager(data_loader=loader, max_physical_batch_size=physical, optimizer=dp_optimizer) as dl:
+            yield ((*batch, False) for batch in dl)
+        return
+
+    def cut():
+        for batch in loader:
+            n = len(batch[-1])
+            for start in range(0, n, physical):
+                yield (*(t[start:start + physical] for t in batch), start + physical >= n)
+    yield cut()
 
 
 def _in_memory_sentence_transformer(encoder_dir, encoder, max_length: int):

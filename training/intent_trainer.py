@@ -16,9 +16,12 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
+from .calibration import Calibration, calibrate
+from .catalog import OUT_OF_SCOPE
 from .checkpoints import manifest_callback, resume_point
 from .fileio import atomic_dir
 from .intent_dataset import load_labels, load_split
+from .intent_predictor import CALIBRATION_KEY, IntentPredictor
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,13 @@ def _accuracy(eval_pred) -> dict[str, float]:
     return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
 
 
+def _calibrate(model, tokenizer, data_dir, labels: list[str]) -> Calibration:
+    """Temperature and out-of-scope threshold, fitted on the validation split."""
+    val = load_split(data_dir, "validation")
+    logits = IntentPredictor(model, tokenizer).predict_logits(val["text"].tolist())
+    return calibrate(logits, val["intent"].tolist(), labels, OUT_OF_SCOPE)
+
+
 def train_intent_model(
     data_dir: str | os.PathLike,
     encoder_path: str | os.PathLike,
@@ -129,9 +139,13 @@ def train_intent_model(
         "base_encoder": str(encoder_path), "data_dir": str(data_dir), "labels": labels,
         "max_length": cfg.max_length, "training_args": args.to_dict(), "validation": validation,
     }
-    model_dir = work_dir / "model"
-    # the truncation length travels with the tokenizer, to the registry too: inference truncates as training did
+    # the truncation length travels with the tokenizer and the calibration with the model's config, to the
+    # registry too: inference truncates and decides as evaluation did
     tokenizer.model_max_length = cfg.max_length
+    calibration = _calibrate(trainer.model, tokenizer, data_dir, labels)
+    train_info["calibration"] = calibration.to_dict()
+    setattr(trainer.model.config, CALIBRATION_KEY, calibration.to_dict())
+    model_dir = work_dir / "model"
     with atomic_dir(model_dir) as tmp:
         trainer.save_model(str(tmp))
         tokenizer.save_pretrained(tmp)

@@ -91,3 +91,19 @@ def import_labeled(
         # every imported row is its own group (near-duplicates are grouped again when splitting)
         good.append((text.strip(), intent, f"import:{path.name}", f"import:{path.name}:{where}"))
     return ImportResult(pd.DataFrame(good, columns=["text", "intent", "source", "group"]), bad)
+
+
+def load_intent_map(path: str | Path) -> dict[str, str]:
+    """A YAML mapping of source label -> catalog intent; names the file and the entry when one is malformed."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(path, None, None, "intent map file not found")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise DataValidationError(path, None, None, "expected a mapping of source label -> catalog intent")
+    for key, value in raw.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
+            raise DataValidationError(path, str(key), str(key), "each entry maps a label to a catalog intent name")
+    return dict(raw)
