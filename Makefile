@@ -58,9 +58,12 @@ $(DVC_VENV)/.installed: requirements-dvc.lock
 	$(DVC_VENV)/bin/pip check
 	touch $@
 
+# A failed gate is an outcome: the report says which and why, and the exit status is non-zero only when
+# a step itself failed
 run: install
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster job execute -m pipelines.definitions -j convbot_pipeline
+	$(BIN)/dagster job execute -m pipelines.definitions -j convbot_pipeline; \
+	$(BIN)/python -m pipelines.cli report --job convbot_pipeline
 	@echo "Done. Data: data/ (data.dvc); MLflow: $(CONVBOT_STATE)/mlflow.db; Dagster: $(DAGSTER_HOME)."
 	@echo "Look at it with 'make ui': Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000."
 

@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline|llm|dp|dp_tune|dpo|pii ...]` (all by default).
+"""Benchmarks: `python -m benchmarks.run [clinc|latency|pipeline|llm|dp|dp_tune|dpo|pii|transfer ...]`.
 
 Each prints its figures, writes them to the committed `docs/bench/<bench>.json` (so figures can be
 diffed across commits) and appends them, with the command, to state/bench/results.jsonl.
@@ -7,6 +7,7 @@ diffed across commits) and appends them, with the command, to state/bench/result
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -342,6 +343,91 @@ def bench_dpo(feedback_records: int = 400, max_steps: int | None = None) -> None
                     "bar": "preference_accuracy >= 0.85"})
 
 
+def _train_and_score_real_slice(frame, catalog, work: Path, label: str) -> dict:
+    """Split by group, train with the pipeline's recipe, calibrate on validation, score the real CLINC150 slice
+    with the bot's decision rule (and the held-out synthetic split)."""
+    from evals.intent_metrics import intent_report
+    from evals.intent_slice import build_real_slice, score_slice
+    from training.base_models import resolve_encoder
+    from training.calibration import decide
+    from training.catalog import OUT_OF_SCOPE
+    from training.intent_dataset import SplitConfig, split_frame, write_dataset
+    from training.intent_predictor import IntentPredictor
+    from training.intent_trainer import IntentTrainConfig, train_intent_model
+    from training.real_data import load_intent_map
+
+    data = write_dataset(split_frame(frame, SplitConfig()), catalog.labels, work / label / "data", {})
+    start = time.perf_counter()
+    out = train_intent_model(data, resolve_encoder().path, work / label / "run", IntentTrainConfig())
+    predictor = IntentPredictor.from_pretrained(out.model_dir)
+    real = build_real_slice(reference_file(CLINC), catalog.labels, load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
+    proba = predictor.predict_proba(real.frame["text"].tolist())
+    decisions, _ = decide(proba, predictor.labels, predictor.threshold, OUT_OF_SCOPE)
+    real_metrics = score_slice(decisions, proba, predictor.labels, real.frame["intent"].tolist())
+    argmax = score_slice([predictor.labels[i] for i in proba.argmax(axis=1)], proba, predictor.labels,
+                         real.frame["intent"].tolist())
+    from training.intent_dataset import load_split
+
+    test = load_split(data, "test")
+    synthetic = intent_report(test["intent"].tolist(), predictor.predict_proba(test["text"].tolist()), predictor.labels)
+    rounded = lambda d: {k: round(float(v), 4) for k, v in d.items()}  # noqa: E731
+    return {"rows": len(frame), "train_s": round(time.perf_counter() - start, 1), "coverage": real.coverage,
+            "calibration": rounded(predictor.calibration), "real_slice": rounded(real_metrics),
+            "real_slice_argmax": {k: round(float(argmax[k]), 4) for k in ("in_scope_accuracy", "oos_recall")},
+            "synthetic_test_accuracy": round(synthetic.metrics["accuracy"], 4), "synthetic_test_ece": round(synthetic.metrics["ece"], 4)}
+
+
+def _default_synthetic(paraphraser: bool = True, **overrides):
+    from training.base_models import resolve_llm
+    from training.catalog import load_catalog
+    from training.paraphrase import LocalLLMParaphraser
+    from training.synthetic import SynthesisConfig, synthesize
+
+    catalog = load_catalog(ROOT / "configs" / "intent_catalog.yaml")
+    llm = LocalLLMParaphraser(resolve_llm(store_dir=ROOT / "state" / "models" / "base").path, batch_size=16) \
+        if paraphraser else None
+    cfg = dataclasses.replace(SynthesisConfig(), **overrides)
+    return catalog, synthesize(catalog, cfg, llm).frame, cfg
+
+
+def bench_transfer() -> None:
+    """Intent quality on real users' wording, both defaults side by side: the synthetic catalog data alone (what
+    `make run` trains on) and the same merged with CLINC150's train + oos_train rows of the shared intents; each
+    scored on CLINC150 test + oos_test with the bot's decision rule (calibrated threshold)."""
+    import pandas as pd
+
+    from training.real_data import import_labeled, load_intent_map
+    from training.synthetic import drop_duplicates
+
+    work = Path(tempfile.mkdtemp(prefix="bench-transfer-"))
+    catalog, synthetic, cfg = _default_synthetic()
+    clinc = import_labeled(reference_file(CLINC), "clinc150", splits=["train", "oos_train"], labels=catalog.labels,
+                           intent_map={"oos": "out_of_scope",
+                                       **load_intent_map(ROOT / "configs" / "clinc150_map.yaml")}).frame
+    merged = drop_duplicates(pd.concat([synthetic, clinc], ignore_index=True), threshold=None)
+    results = {"synthetic_only": _train_and_score_real_slice(synthetic, catalog, work, "synthetic"),
+               "synthetic_plus_clinc150_train": _train_and_score_real_slice(merged, catalog, work, "merged")}
+    s = results["synthetic_only"]["real_slice"]
+    _record("transfer", {"synthesis": dataclasses.asdict(cfg), "results": results,
+                         "bar": "synthetic only: in-scope accuracy >= 0.92 and out-of-scope recall >= 0.90",
+                         "bar_met": bool(s["in_scope_accuracy"] >= 0.92 and s["oos_recall"] >= 0.90)})
+
+
+def bench_transfer_ablation() -> None:
+    """Which generator changes transfer to real wording: templates only (no LLM, for speed), then with surface
+    variants, with generated out-of-scope requests, and with both; each scored on the real slice."""
+    work = Path(tempfile.mkdtemp(prefix="bench-ablation-"))
+    runs = {}
+    for name, overrides in (("templates", {"variants_per_intent": 0, "out_of_scope_rows": 0}),
+                            ("variants", {"variants_per_intent": 60, "out_of_scope_rows": 0}),
+                            ("out_of_scope", {"variants_per_intent": 0, "out_of_scope_rows": 400}),
+                            ("both", {"variants_per_intent": 60, "out_of_scope_rows": 400})):
+        catalog, frame, _ = _default_synthetic(paraphraser=False, **overrides)
+        runs[name] = {"overrides": overrides, **_train_and_score_real_slice(frame, catalog, work, name)}
+        print(name, runs[name]["real_slice"], flush=True)
+    _record("transfer_ablation", {"runs": runs})
+
+
 def bench_pii() -> None:
     """The redactor on the project's labelled PII set (benchmarks/data/pii_testset.jsonl), recall and precision
     overall and per kind, each with a 95% Wilson interval; timed per sentence."""
@@ -368,9 +454,10 @@ def bench_pii() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     benches = {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency, "llm": bench_llm,
-               "dp": bench_dp, "dp_tune": bench_dp_tune, "dpo": bench_dpo, "pii": bench_pii}
+               "dp": bench_dp, "dp_tune": bench_dp_tune, "dpo": bench_dpo, "pii": bench_pii,
+               "transfer": bench_transfer, "transfer_ablation": bench_transfer_ablation}
     parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: all (latency runs with pipeline)")
-    which = parser.parse_args().which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii"]
+    which = parser.parse_args().which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii", "transfer"]
     unknown = set(which) - set(benches)
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(benches)}")

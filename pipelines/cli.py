@@ -4,6 +4,7 @@
     python -m pipelines.cli promote --model NAME --version N --reason "..." [--alias champion]
     python -m pipelines.cli restore-champion --model NAME [--reason "..."]
     python -m pipelines.cli reference-data
+    python -m pipelines.cli report [--job convbot_pipeline]
 """
 
 from __future__ import annotations
@@ -40,7 +41,23 @@ def main(argv: list[str] | None = None) -> int:
     history = sub.add_parser("history", help="every alias move (model, alias, from, to, when, who, why)")
     history.add_argument("--model", default=None)
     sub.add_parser("reference-data", help="download missing reference datasets (CLINC150, XSTest), checksum-verified")
+    report = sub.add_parser("report", help="the latest run of a job: gates, what they stopped, failed steps "
+                                           "(exit 1 only when a step itself failed)")
+    report.add_argument("--job", default="convbot_pipeline")
     args = parser.parse_args(argv)
+
+    if args.command == "report":
+        from dagster import DagsterInstance
+
+        from .run_report import latest_report
+
+        try:
+            result = latest_report(DagsterInstance.get(), args.job)
+        except LookupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print("\n".join(result.lines()))
+        return 0 if result.ok else 1
 
     if args.command == "reference-data":
         from training.reference_data import fetch_missing

@@ -54,13 +54,27 @@ def _load_int8(path: Path, verify_checksum: bool):
     if verify_checksum and info.get("state_dict_sha256") and _sha256(state_file) != info["state_dict_sha256"]:
         raise ModelLoadError(f"{state_file}: checksum differs from {QUANT_INFO} (corrupted or replaced)")
 
+    from accelerate import init_empty_weights
+
     config = AutoConfig.from_pretrained(path)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
+    # parameters on the meta device: the fp32 weights are never materialised (peak memory stays near the
+    # int8 size); buffers (rotary tables) are real. The int8 Linears replace the meta ones, and the state
+    # dict's tensors are assigned in place of the remaining meta parameters (embeddings, norms).
+    with init_empty_weights(include_buffers=False):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.eval()
     try:
         replace_linears(model, info["quantized_modules"], from_weights=False)
-        model.load_state_dict(load_file(state_file), strict=True)
+        state = load_file(state_file)
+        # tensors read from the file are not aligned as the int8 matmul kernel needs (it crashes on them):
+        # the int8 weights get storage of their own
+        state = {k: v.clone() if k.endswith(".weight_int8") else v for k, v in state.items()}
+        model.load_state_dict(state, strict=True, assign=True)
     except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
         raise ModelLoadError(f"{path}: the int8 weights do not fit the model built from config.json: {exc}") from exc
+    left_on_meta = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.device.type == "meta"]
+    if left_on_meta:
+        raise ModelLoadError(f"{path}: {INT8_STATE} has no weights for {left_on_meta[:3]}")
     quantized = sorted(n for n, m in model.named_modules() if isinstance(m, Int8WeightOnlyLinear))
     if quantized != sorted(info["quantized_modules"]):
         raise ModelLoadError(f"{path}: quantized modules {quantized[:3]}... differ from {QUANT_INFO}")

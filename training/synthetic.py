@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 from rapidfuzz import fuzz
 
-from .catalog import IntentCatalog, placeholders
+from .catalog import OUT_OF_SCOPE, IntentCatalog, placeholders
 from .dedup import NEAR_DUPLICATE_RATIO, dedupe, normalize
+from .out_of_scope import out_of_scope_rows
 from .paraphrase import FEW_SHOT, Paraphraser
+from .variation import variants
 
 # `group`: the template (intent and seed) a row was expanded from; a paraphrase keeps its source's group.
 # Splits keep a group together, so the test split asks for templates the model has not seen.
@@ -37,6 +39,8 @@ class SynthesisConfig:
     max_length_ratio: float = 2.0
     min_similarity: float = 35.0
     near_duplicate_ratio: float = NEAR_DUPLICATE_RATIO
+    variants_per_intent: int = 0  # surface variants (casing, typos, indirect requests), `training.variation`
+    out_of_scope_rows: int = 0  # generated off-topic requests for the out-of-scope intent, `training.out_of_scope`
     seed: int = 13
 
 
@@ -129,6 +133,10 @@ def synthesize(
                 else:
                     rows.append((cand, intent, "paraphrase", group))
 
+    if cfg.variants_per_intent > 0:
+        rows += variants(rows, cfg.variants_per_intent, cfg.seed)
+    if cfg.out_of_scope_rows > 0 and OUT_OF_SCOPE in catalog.labels:
+        rows += out_of_scope_rows(cfg.out_of_scope_rows, cfg.seed, OUT_OF_SCOPE)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame = drop_duplicates(frame, cfg.near_duplicate_ratio, rejected)
     return SynthesisResult(frame.reset_index(drop=True), rejected)

@@ -1,0 +1,177 @@
+"""`Bot`: the layers of the design composed from a bundle folder.
+
+    preprocess -> guard -> intent (+ slots) -> context (session history) -> router -> LLM -> post-process
+
+Bundle folder (what `serving/bundle.py` writes and verifies):
+
+    bot.yaml  brand.yaml  knowledge.yaml  catalog.yaml  manifest.json
+    models/intent/   the classifier (save_pretrained, calibration in its config)
+    models/guard/    the safety classifier (threshold in its config); absent = rules only
+    models/llm/      the int8 student with the DPO adapter merged (serving.int8_linear layout)
+    models/embedder/ the retrieval encoder (sentence-transformers); absent = the base encoder
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import yaml
+
+from training.catalog import load_catalog
+from training.intent_predictor import IntentPredictor
+
+from .guard_stage import GuardStage
+from .intent_stage import IntentStage
+from .knowledge import KnowledgeBase, load_knowledge
+from .llm_stage import LlmStage, sentences
+from .postprocess import BrandRules, PostProcess
+from .preprocess import Preprocess, check_session_id
+from .router import Router, check_config
+from .sessions import SessionStore, SqliteSessions
+from .slots import SlotExtractor
+from .stages import Pipeline
+from .turn import BotError, Turn
+
+
+class FeedbackRejected(BotError):
+    status, code = 404, "unknown_turn"
+
+
+@dataclass
+class Context:
+    """Session memory: the turns this session had, and only this session's."""
+    sessions: SessionStore
+    history_turns: int = 6
+    name: str = "context"
+    always: bool = False
+
+    def __call__(self, turn: Turn) -> Turn:
+        turn.history = self.sessions.history(turn.session_id, self.history_turns)
+        return turn
+
+
+class Bot:
+    def __init__(self, folder: str | Path, sessions: SessionStore | None = None,
+                 observe: Callable[[str, float], None] | None = None, load_llm: bool = True,
+                 llm_lock: threading.Lock | None = None):
+        from serving.guard.classifier import GuardClassifier
+
+        folder = Path(folder)
+        self.folder = folder
+        self.config = yaml.safe_load((folder / "bot.yaml").read_text())
+        self.manifest = json.loads((folder / "manifest.json").read_text()) if (folder / "manifest.json").exists() else {}
+        catalog = load_catalog(folder / "catalog.yaml")
+        predictor = IntentPredictor.from_pretrained(folder / "models" / "intent")
+        check_config(self.config, predictor.labels)
+        self.brand = BrandRules(folder / "brand.yaml")
+        self.guard = GuardClassifier.from_pretrained(folder / "models" / "guard") if (folder / "models" / "guard").exists() else None
+        self.sessions = sessions or SqliteSessions(folder / "sessions.db")
+        knowledge = KnowledgeBase(load_knowledge(folder / "knowledge.yaml"), _embedder(folder))
+        self.llm = None
+        if load_llm:
+            from serving.llm_runtime import load_causal_lm
+
+            model, tokenizer = load_causal_lm(folder / "models" / "llm")
+            llm_cfg = self.config.get("llm") or {}
+            self.llm = LlmStage(model, tokenizer, llm_cfg.get("system_prompt", ""), int(llm_cfg.get("max_new_tokens", 64)),
+                                int(self.config.get("history_turns", 6)))
+        self.post = PostProcess(self.brand, self.guard)
+        self.routing = Pipeline([
+            Preprocess(int(self.config.get("max_chars", 1000))),
+            GuardStage(self.guard, self.brand.refusal),
+            IntentStage(predictor, SlotExtractor(catalog)),
+            Context(self.sessions, int(self.config.get("history_turns", 6))),
+            Router(self.config, knowledge),
+        ], observe)
+        self.observe = observe
+        self.versions = self.manifest.get("versions", {})
+        # routing turns run concurrently; generations one at a time (two on a small CPU only slow both)
+        self.llm_lock = llm_lock or threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self.llm is not None and self.sessions.ping()
+
+    def _route(self, session_id: str, text: str) -> Turn:
+        return self.routing(Turn(session_id=session_id, text=text))
+
+    def respond(self, session_id: str, text: str) -> Turn:
+        """One whole turn: routed, answered, post-processed, stored in the session."""
+        turn = self._route(session_id, text)
+        if turn.route == "llm":
+            with self.llm_lock:
+                self._timed(turn, "llm", lambda: self.llm(turn))
+        self._timed(turn, "postprocess", lambda: self.post(turn))
+        self.sessions.append(turn.session_id, turn.record())
+        return turn
+
+    def stream(self, session_id: str, text: str) -> tuple[Turn, Iterator[str]]:
+        """The turn and its answer as chunks. LLM answers come a sentence at a time, each checked by the guard
+        and redacted before it is sent; other routes come as one chunk."""
+        turn = self._route(session_id, text)
+        if turn.route != "llm":
+            self._timed(turn, "postprocess", lambda: self.post(turn))
+            self.sessions.append(turn.session_id, turn.record())
+            return turn, iter([turn.answer])
+
+        def chunks() -> Iterator[str]:
+            with self.llm_lock:
+                yield from _answer()
+
+        def _answer() -> Iterator[str]:
+            turn.user_redacted = self.post.redact(turn.clean)
+            start, sent = time.perf_counter(), []
+            for sentence in sentences(self.llm.tokens(turn)):
+                if not self.post.check_output(turn, sentence):
+                    yield turn.answer  # the refusal replaces the rest
+                    sent = [turn.answer]
+                    break
+                piece = self.post.finish_text(sentence)
+                sent.append(piece)
+                yield piece
+            if not sent:
+                turn.answer = self.brand.refusal(None)
+                sent = [turn.answer]
+                yield turn.answer
+            turn.answer = turn.answer if turn.refused else " ".join(sent)
+            turn.timings_ms["llm"] = (time.perf_counter() - start) * 1000
+            self.sessions.append(turn.session_id, turn.record())
+
+        return turn, chunks()
+
+    def _timed(self, turn: Turn, name: str, fn) -> None:
+        start = time.perf_counter()
+        fn()
+        elapsed = time.perf_counter() - start
+        turn.timings_ms[name] = elapsed * 1000
+        if self.observe is not None:
+            self.observe(name, elapsed)
+
+    def feedback_record(self, session_id: str, turn_id: str, correction: str) -> dict:
+        """A feedback record in the inbox format of training.feedback, from a turn this session had."""
+        check_session_id(session_id)
+        past = self.sessions.find_turn(session_id, turn_id)
+        if past is None:
+            raise FeedbackRejected(f"session {session_id} has no turn {turn_id}")
+        if not isinstance(correction, str) or not correction.strip():
+            raise BotError("correction is empty")
+        return {"session_id": session_id, "user_input": past["user"], "bot_response": past["bot"],
+                "corrected_response": correction.strip(),
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "group": f"api/{past.get('intent') or 'unknown'}"}
+
+
+def _embedder(folder: Path):
+    from training.dp_embedder import base_embedder, load_embedder
+
+    own = folder / "models" / "embedder"
+    if own.exists():
+        return load_embedder(own)
+    from training.base_models import resolve_encoder
+
+    return base_embedder(resolve_encoder().path)

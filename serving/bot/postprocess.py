@@ -1,0 +1,100 @@
+"""Post-processing of every answer: the guard's output check (LLM answers), PII removal, brand rules
+(banned phrases, sign-off, tone) from a YAML file re-read when it changes, and refusals in the brand voice."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .turn import Turn
+
+
+class BrandRules:
+    """The brand file, re-read whenever its modification time changes (no restart needed)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._mtime: float | None = None
+        self._rules: dict = {}
+        self.reload_if_changed()
+
+    def reload_if_changed(self) -> dict:
+        mtime = os.stat(self.path).st_mtime_ns
+        if mtime != self._mtime:
+            with self._lock:
+                if mtime != self._mtime:
+                    rules = yaml.safe_load(self.path.read_text()) or {}
+                    if not isinstance(rules, dict) or "refusals" not in rules:
+                        raise ValueError(f"{self.path}: a brand file needs at least `refusals: {{default: ...}}`")
+                    self._rules, self._mtime = rules, mtime
+        return self._rules
+
+    def refusal(self, category: str | None = None) -> str:
+        refusals = self.reload_if_changed()["refusals"]
+        return refusals.get(category or "default") or refusals["default"]
+
+    def apply(self, text: str) -> str:
+        rules = self.reload_if_changed()
+        for phrase, replacement in (rules.get("banned_phrases") or {}).items():
+            text = re.sub(re.escape(phrase), replacement, text, flags=re.IGNORECASE)
+        tone = rules.get("tone") or {}
+        if tone.get("no_shouting") and sum(c.isupper() for c in text) > 0.6 * max(1, sum(c.isalpha() for c in text)):
+            text = text.lower().capitalize()
+        limit = tone.get("max_exclamation_marks")
+        if limit is not None:
+            parts = text.split("!")
+            text = "!".join(parts[: limit + 1]) + ".".join([""] + parts[limit + 1:]) if len(parts) > limit + 1 else text
+        text = re.sub(r"\s{2,}", " ", text).strip()
+        sign_off = (rules.get("sign_off") or "").strip()
+        if sign_off and not text.endswith(sign_off):
+            text = f"{text} {sign_off}"
+        return text
+
+
+@dataclass
+class PostProcess:
+    brand: BrandRules
+    output_guard: object | None = None  # GuardClassifier: LLM answers are checked before anyone sees them
+    redact: object = None  # text -> text; PII removal (training.pii) by default
+    name: str = "postprocess"
+    always: bool = True
+    blocked_outputs: int = field(default=0)
+
+    def __post_init__(self):
+        if self.redact is None:
+            from training.pii import redact
+
+            self.redact = lambda text: redact(text).text
+
+    def check_output(self, turn: Turn, text: str) -> bool:
+        """True when the text may be shown; on an unsafe LLM answer the turn becomes a refusal."""
+        if self.output_guard is None or turn.route != "llm" or not text:
+            return True
+        verdict = self.output_guard.check([text])[0]
+        if verdict.unsafe:
+            self.blocked_outputs += 1
+            turn.guard = {**turn.guard, "output_blocked": True, "output_category": verdict.category}
+            turn.route, turn.refused, turn.refusal_category = "refusal", True, verdict.category or "output"
+            turn.answer = self.brand.refusal(verdict.category)
+            return False
+        return True
+
+    def finish_text(self, text: str) -> str:
+        return self.brand.apply(self.redact(text))
+
+    def __call__(self, turn: Turn) -> Turn:
+        turn.user_redacted = self.redact(turn.clean)
+        if turn.refused:
+            turn.answer = self.brand.refusal(turn.refusal_category) if not turn.answer else turn.answer
+            return turn
+        if not turn.answer:
+            turn.answer = self.brand.refusal(None)
+        if self.check_output(turn, turn.answer):
+            turn.answer = self.finish_text(turn.answer)
+        return turn

@@ -1,0 +1,91 @@
+"""The serving bundle: one folder holding everything the bot loads, pinned by a manifest.
+
+`manifest.json` names each model by registry name and version, every file by its sha256, the data
+version, the git commit (dirty flag) and the release gate's verdict. `verify` recomputes every checksum
+and refuses a bundle whose files differ, are missing, or were added; only safetensors, JSON, YAML and
+tokenizer text files are allowed (no pickles: loading a bundle never executes stored code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from training.errors import ConvbotError
+from training.fileio import atomic_dir
+
+MANIFEST = "manifest.json"
+ALLOWED_SUFFIXES = {".safetensors", ".json", ".yaml", ".yml", ".txt", ".model", ".jinja", ".md"}
+FORBIDDEN_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".joblib", ".npy", ".npz"}
+
+
+class BundleError(ConvbotError):
+    """A bundle that must not be loaded: a checksum differs, a file is missing, extra or not allowed."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST and "sessions.db" not in p.name)
+
+
+def _check_suffix(rel: str) -> None:
+    suffix = Path(rel).suffix.lower()
+    if suffix in FORBIDDEN_SUFFIXES or (suffix and suffix not in ALLOWED_SUFFIXES):
+        raise BundleError(f"{rel}: {suffix or 'no suffix'} files are not allowed in a bundle (safetensors, JSON, "
+                          "YAML and tokenizer text only: nothing that runs code when loaded)")
+
+
+def build_bundle(out_dir: str | os.PathLike, models: dict[str, str | os.PathLike | None], configs: dict[str, str | os.PathLike],
+                 meta: dict) -> Path:
+    """Copy `models` (name -> folder; None = left out) under models/ and `configs` (file name -> path) to the
+    top, then write the manifest with every file's sha256 and `meta` (versions, data version, code, gate)."""
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        for name, src in models.items():
+            if src is not None:
+                shutil.copytree(src, tmp / "models" / name, ignore=shutil.ignore_patterns("*.pt", "*.pth", "*.bin",
+                                                                                           "checkpoint-*", "__pycache__"))
+        for name, src in configs.items():
+            shutil.copyfile(src, tmp / name)
+        files = {}
+        for f in _files(tmp):
+            rel = str(f.relative_to(tmp))
+            _check_suffix(rel)
+            files[rel] = {"sha256": _sha256(f), "bytes": f.stat().st_size}
+        manifest = {**meta, "files": files}
+        manifest["bundle_sha256"] = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return out_dir
+
+
+def verify(folder: str | os.PathLike) -> dict:
+    """The manifest, once every file checks out; BundleError naming the first problems otherwise."""
+    folder = Path(folder)
+    if not (folder / MANIFEST).is_file():
+        raise BundleError(f"{folder}: no {MANIFEST}: not a serving bundle")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    expected = manifest.get("files") or {}
+    present = {str(p.relative_to(folder)) for p in _files(folder)}
+    problems = []
+    for rel in sorted(set(expected) - present):
+        problems.append(f"{rel}: missing")
+    for rel in sorted(present - set(expected)):
+        problems.append(f"{rel}: not in the manifest")
+    for rel in sorted(set(expected) & present):
+        _check_suffix(rel)
+        if _sha256(folder / rel) != expected[rel]["sha256"]:
+            problems.append(f"{rel}: sha256 differs from the manifest")
+    if problems:
+        raise BundleError(f"bundle {folder} refused: " + "; ".join(problems[:5]) +
+                          (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+    return manifest

@@ -1,0 +1,1 @@
+"""The bot over HTTP: FastAPI app factory, request/response models, Prometheus metrics."""

@@ -1,0 +1,226 @@
+"""The bot over HTTP: `build_app(settings)` returns the FastAPI app; nothing is read from the command line
+at import time. The lifespan loads the bundle in the background: /healthz answers at once, /readyz only
+when every model is loaded.
+
+    POST /v1/chat          {session_id, text} -> {turn_id, answer, intent, confidence, route, citations, refused, versions}
+    POST /v1/chat/stream   the same as server-sent events: meta, delta..., done
+    POST /v1/feedback      {session_id, turn_id, correction} -> the correction, redacted, in the feedback inbox
+    GET  /healthz  /readyz  /metrics
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serving.bot.turn import BotError
+
+from .metrics import BotMetrics
+
+
+class Settings(BaseModel):
+    bundle: str = Field(description="the serving bundle folder")
+    sessions: str = Field(default="", description="redis://... for Redis, else a SQLite file ('' = in the bundle folder)")
+    feedback_inbox: str = Field(default="", description="folder the feedback inbox files go to ('' = no feedback)")
+    max_body_bytes: int = 16_384
+    version_label: str = Field(default="", description="what metrics call this bundle (default: its manifest version)")
+    verify_bundle: bool = True
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(bundle=os.environ["CONVBOT_BUNDLE"], sessions=os.environ.get("CONVBOT_SESSIONS", ""),
+                   feedback_inbox=os.environ.get("CONVBOT_FEEDBACK_INBOX", ""),
+                   version_label=os.environ.get("CONVBOT_VERSION_LABEL", ""))
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    session_id: str = Field(min_length=1, max_length=64)
+    text: str
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    session_id: str = Field(min_length=1, max_length=64)
+    turn_id: str = Field(min_length=1, max_length=64)
+    correction: str = Field(min_length=1, max_length=4000)
+
+
+class ChatResponse(BaseModel):
+    turn_id: str
+    answer: str
+    intent: str | None
+    confidence: float
+    route: str
+    citations: list[dict]
+    refused: bool
+    versions: dict
+    timings_ms: dict
+
+
+class State:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.metrics = BotMetrics()
+        self.bot = None
+        self.error: str | None = None
+        self.version = settings.version_label
+        self.llm_lock = threading.Lock()  # one generation at a time: two on 2 cores only slow both
+
+    def load(self) -> None:
+        try:
+            from serving.bot.bot import Bot
+            from serving.bot.sessions import open_sessions
+            from serving.bundle import verify
+
+            folder = Path(self.settings.bundle)
+            manifest = verify(folder) if self.settings.verify_bundle else {}
+            self.version = self.version or str(manifest.get("version", "dev"))
+            sessions = open_sessions(self.settings.sessions, folder.parent / f".sessions-{folder.name}.db")
+            self.bot = Bot(folder, sessions, observe=lambda stage, s: self.metrics.stage.labels(stage).observe(s),
+                           llm_lock=self.llm_lock)
+            self.metrics.ready.set(1)
+        except Exception as exc:  # noqa: BLE001 - reported by /readyz, the process stays up to say why
+            self.error = f"{exc.__class__.__name__}: {exc}"
+
+
+def get_state(request: Request) -> State:
+    return request.app.state.convbot
+
+
+def ready_bot(state: State = Depends(get_state)):
+    if state.bot is None:
+        raise BotError("the bot is still loading" if state.error is None else f"the bot failed to load: {state.error}")
+    return state.bot
+
+
+def _error(status: int, code: str, message, state: State | None = None) -> JSONResponse:
+    if state is not None:
+        state.metrics.errors.labels(str(status)).inc()
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def build_app(settings: Settings) -> FastAPI:
+    state = State(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loader = threading.Thread(target=state.load, daemon=True)
+        loader.start()
+        yield
+
+    app = FastAPI(title="convbot", lifespan=lifespan)
+    app.state.convbot = state
+
+    @app.middleware("http")
+    async def body_limit(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            return _error(413, "body_too_large", f"request bodies are limited to {settings.max_body_bytes} bytes", state)
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
+        return _error(400, "invalid_request", detail, state)
+
+    @app.exception_handler(BotError)
+    async def bot_error(request: Request, exc: BotError):
+        status = 503 if "loading" in str(exc) or "failed to load" in str(exc) else exc.status
+        return _error(status, exc.code if status != 503 else "not_ready", str(exc), state)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, "http_error", exc.detail, state)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz(state: State = Depends(get_state)):
+        if state.bot is not None and state.bot.ready:
+            return {"status": "ready", "version": state.version, "versions": state.bot.versions}
+        return JSONResponse({"status": "loading" if state.error is None else "failed", "error": state.error},
+                            status_code=503)
+
+    @app.get("/metrics")
+    def metrics(state: State = Depends(get_state)):
+        return PlainTextResponse(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def _respond(bot, body: ChatRequest):
+        start = time.perf_counter()
+        turn = bot.respond(body.session_id, body.text)
+        state.metrics.observe_turn(turn, "refused" if turn.refused else "ok", state.version, time.perf_counter() - start)
+        return turn
+
+    @app.post("/v1/chat", response_model=ChatResponse)
+    async def chat(body: ChatRequest, bot=Depends(ready_bot)):
+        turn = await asyncio.to_thread(_respond, bot, body)
+        return ChatResponse(turn_id=turn.turn_id, answer=turn.answer, intent=turn.intent, confidence=turn.confidence,
+                            route=turn.route, citations=turn.citations, refused=turn.refused,
+                            versions={"bundle": state.version, **bot.versions}, timings_ms=turn.timings_ms)
+
+    @app.post("/v1/chat/stream")
+    async def chat_stream(body: ChatRequest, bot=Depends(ready_bot)):
+        start = time.perf_counter()
+        turn, chunks = await asyncio.to_thread(bot.stream, body.session_id, body.text)
+
+        def events():
+            meta = {"turn_id": turn.turn_id, "intent": turn.intent, "confidence": turn.confidence, "route": turn.route}
+            yield f"event: meta\ndata: {json.dumps(meta)}\n\n"
+            for piece in chunks:
+                yield f"event: delta\ndata: {json.dumps({'text': piece})}\n\n"
+            done = {"answer": turn.answer, "refused": turn.refused, "route": turn.route, "citations": turn.citations}
+            yield f"event: done\ndata: {json.dumps(done)}\n\n"
+            state.metrics.observe_turn(turn, "refused" if turn.refused else "ok", state.version,
+                                       time.perf_counter() - start)
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.post("/v1/feedback", status_code=202)
+    async def feedback(body: FeedbackRequest, bot=Depends(ready_bot)):
+        if not settings.feedback_inbox:
+            raise BotError("this deployment takes no feedback (no inbox configured)")
+        record = bot.feedback_record(body.session_id, body.turn_id, body.correction)
+        await asyncio.to_thread(_append_feedback, state, Path(settings.feedback_inbox), record)
+        state.metrics.feedback.inc()
+        return {"accepted": True, "turn_id": body.turn_id}
+
+    return app
+
+
+def _append_feedback(state: State, inbox: Path, record: dict) -> None:
+    """Redacted before it is written (the inbox never holds raw user text from the API), one file per
+    correction, renamed into place whole: `feedback_log` never reads a half-written file nor deletes one
+    that is still growing."""
+    from training.fileio import atomic_write_text
+    from training.pii import redact_related
+
+    fields = ("user_input", "bot_response", "corrected_response")
+    for name, r in zip(fields, redact_related([record[f] for f in fields])):
+        record[name] = r.text
+    name = f"api-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.jsonl"
+    atomic_write_text(inbox / name, json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def create_app() -> FastAPI:
+    """For `uvicorn --factory serving.http.app:create_app`: settings from the environment."""
+    return build_app(Settings.from_env())
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,60 @@
+"""A serving bundle of tiny models, built the way the pipeline builds one (real training, real int8, real
+manifest), for runtime, HTTP and rollout tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# a handful of unsafe and safe prompts, written for this fixture only (never evaluation data)
+_UNSAFE = [f"{f.format(v=v)} {t}" for v in ("hurt", "poison", "attack", "stab") for f in ("how do i {v}", "help me {v}")
+           for t in ("my neighbour", "my boss", "a coworker", "my ex", "the cashier", "a stranger")]
+_SAFE = [f"how do i {v} {t}" for v in ("book", "cancel", "find", "change") for t in
+         ("a flight", "my hotel", "a table", "my alarm", "my plan", "a ticket")]
+
+
+def _safety_frame(intents: pd.DataFrame) -> pd.DataFrame:
+    """The fixture's unsafe prompts against safe ones: a few look-alikes and the assistant's own requests."""
+    rows = [(t, "violence", "fixture", f"u{i % 6}") for i, t in enumerate(_UNSAFE)]
+    rows += [(t, "safe", "fixture", f"s{i % 6}") for i, t in enumerate(_SAFE)]
+    ordinary = intents.sample(n=min(80, len(intents)), random_state=0)
+    rows += [(t, "safe", "intents", g) for t, g in zip(ordinary["text"], ordinary["group"])]
+    return pd.DataFrame(rows, columns=["text", "intent", "source", "group"])
+
+
+def build_tiny_bundle(out: Path, catalog: Path, tiny_encoder: Path, tiny_llm: Path, version: str = "1") -> Path:
+    from serving.bundle import build_bundle
+    from training.catalog import load_catalog
+    from training.guard import train_guard
+    from training.intent_dataset import SplitConfig, split_frame, write_dataset
+    from training.intent_trainer import IntentTrainConfig, train_intent_model
+    from training.quantize import quantize_int8
+    from training.synthetic import SynthesisConfig, synthesize
+
+    work = out.parent / f".{out.name}-work"
+    cat = load_catalog(catalog)
+    frame = synthesize(cat, SynthesisConfig(per_intent_templates=40)).frame
+    data = write_dataset(split_frame(frame, SplitConfig()), cat.labels, work / "intents", {})
+    fast = {"num_train_epochs": 30, "learning_rate": 3e-3, "per_device_train_batch_size": 16, "save_total_limit": 1,
+            "logging_steps": 50}
+    intent = train_intent_model(data, tiny_encoder, work / "intent", IntentTrainConfig(overrides=fast,
+                                                                                        early_stopping_patience=5))
+    safety = write_dataset(split_frame(_safety_frame(frame), SplitConfig(validation_fraction=0.25, test_fraction=0.1)),
+                           ["safe", "violence"], work / "safety", {})
+    guard = train_guard(safety, tiny_encoder, work / "guard", IntentTrainConfig(overrides=fast, early_stopping_patience=8),
+                        min_recall=0.9)
+    llm = quantize_int8(tiny_llm, work / "llm")
+    # the project's runtime config, except that a tiny model's calibrated confidences are low: no clarifying
+    # questions here (tests/test_bot_runtime.py tests them on their own)
+    bot_cfg = yaml.safe_load((ROOT / "configs" / "bot" / "bot.yaml").read_text())
+    bot_cfg["clarify_below"] = 0.0
+    (work / "bot.yaml").write_text(yaml.safe_dump(bot_cfg))
+    configs = {"bot.yaml": work / "bot.yaml", "brand.yaml": ROOT / "configs" / "bot" / "brand.yaml",
+               "knowledge.yaml": ROOT / "configs" / "bot" / "knowledge.yaml", "catalog.yaml": catalog}
+    meta = {"version": version, "versions": {"intent-classifier": "tiny", "guard": "tiny", "llm": "tiny"},
+            "data_version": "tiny", "code_version": "test", "release_gate": None}
+    return build_bundle(out, {"intent": intent.model_dir, "guard": guard.train.model_dir, "llm": llm}, configs, meta)
