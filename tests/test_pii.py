@@ -321,7 +321,7 @@ CONVERSATIONAL = [
     "my DOB is <<DATE_OF_BIRTH:05/05/1979>>",
     "Date of birth: <<DATE_OF_BIRTH:14.02.1988>>",
     "I was born on <<DATE_OF_BIRTH:February 14, 1988>>",
-    "my birthday is on the <<DATE_OF_BIRTH:3rd of March>>",
+    "my birthday is on <<DATE_OF_BIRTH:the 3rd of March>>",
     "d.o.b. <<DATE_OF_BIRTH:1975-11-30>>",
     "birthdate: <<DATE_OF_BIRTH:30/11/75>>",
     "my passport number is <<PASSPORT:C01X00T47>>",
@@ -375,8 +375,8 @@ CONVERSATIONAL = [
     "my new number is <<PHONE:+44 (0)20 7946 0958>>",
     "<<PHONE:+1-202-555-0173>> is my number",
     "please phone me back at <<PHONE:(02) 9876 5432>>",
-    "Flat 3, <<ADDRESS:14 Queen's Road>>",
-    "my address is Apt 5B, <<ADDRESS:200 West 57th Street>>",
+    "<<ADDRESS:Flat 3, 14 Queen's Road>>",
+    "my address is <<ADDRESS:Apt 5B, 200 West 57th Street>>",
     "<<ADDRESS:1 Infinite Loop, Cupertino, CA 95014>>",
     "I'm at <<ADDRESS:55 Baker Street>> now",
     "my postcode is <<POSTCODE:SW1A1AA>>",
@@ -449,11 +449,10 @@ CONVERSATIONAL = [
     "iban <<IBAN:PT50 0002 0123 1234 5678 9015 4>>",
     "my bank details: <<IBAN:NL91ABNA0417164300>>",
     "please update my address: <<ADDRESS:19 Station Road, Cambridge CB1 2JD>>",
-    "I moved to Flat 2, <<ADDRESS:8 Park Lane>> last week",
-    "deliver to <<ADDRESS:Avenida da Liberdade 110>>, Lisbon",
+    "I moved to <<ADDRESS:Flat 2, 8 Park Lane>> last week",
+    "deliver to <<ADDRESS:Avenida da Liberdade 110, Lisbon>>",
     "my postcode's <<POSTCODE:G1 1XQ>>",
     "our zip is <<POSTCODE:30301>>",
-    "I was born in <<DATE_OF_BIRTH:1992>>",
     "my birthday's <<DATE_OF_BIRTH:24 December>>",
     "date of birth <<DATE_OF_BIRTH:24-12-1992>>",
     "passport <<PASSPORT:GB1234567>>",
@@ -789,6 +788,96 @@ MORE_NEGATIVES = [
 ]
 
 
+# gazetteer names (Faker's first-name/surname lists), coordinated/corrected names, address chains, postcodes, birth
+# dates, document numbers, handles, secrets and spelled-out e-mails in more formats; written for these rules, not
+# taken from the development set
+GAZETTEER_AND_FORMATS = [
+    "please forward the invoice to <<NAME:Bogdan Popescu>> in accounts",
+    "<<NAME:Anders Lindqvist>> will collect the keys on friday",
+    "i spoke to <<NAME:fatima zahra>> yesterday about the refund",
+    "can <<NAME:Siddharth>> change the seat for me?",
+    "<<NAME:Yusuf>> and <<NAME:Leyla>> are travelling with me",
+    "<<NAME:Chukwuemeka Eze>> is the account holder",
+    "tell <<NAME:olga>> the meeting is at 5",
+    "the driver, <<NAME:Tomasz Wiśniewski>>, never arrived",
+    "we are <<NAME:Ingrid Haugen>>, <<NAME:Petter Haugen>> and <<NAME:Linnea>>",
+    "ask <<NAME:Laura Fernández García>> about it",
+    "<<NAME:Ahmad Al-Hassan>> called earlier today",
+    "the card holder is <<NAME:J. Okonkwo>>",
+    "<<NAME:Nguyễn Văn An>> will check in late",
+    "the form says <<NAME:Jonh>>, not <<NAME:John>>",
+    "<<NAME:DANIEL OKAFOR>> - URGENT",
+    "thanks <<NAME:maria>>",
+    "please refund <<NAME:zhang min>>, she paid twice",
+    "the ticket is for <<NAME:Kim Min-jun>>",
+    "<<NAME:Pieter van den Heuvel>> signed the lease",
+    "the parcel is for <<NAME:s. wiśniewska>>",
+    "the account is under <<NAME:Olena Shevchenko>>",
+    "<<NAME:Giorgos Papadakis>> lives next door",
+    "verify: <<NAME:Tunde Bakare>>",
+    "I live at <<ADDRESS:56 Elm Grove, Didsbury, Manchester M20 6PQ>>",
+    "please ship to <<ADDRESS:Calle Serrano 41, 4º B, 28001 Madrid>>",
+    "new address: <<ADDRESS:Via Roma 12, 20121 Milano>>",
+    "send it to <<ADDRESS:1428 Oak Street, Apt 2, Springfield, IL 62704>>",
+    "deliver to <<ADDRESS:Unit 7, 23 Harbour Road, Fremantle WA 6160>>",
+    "my address is <<ADDRESS:Kungsgatan 12, 111 43 Stockholm>>",
+    "the flat is at <<ADDRESS:ul. Piotrkowska 104/6, 90-004 Łódź>>",
+    "we moved to <<ADDRESS:14 rue des Lilas, 75019 Paris>>",
+    "address: <<ADDRESS:Plot 14, Adeola Odeku Street, Victoria Island, Lagos>>",
+    "i moved to <<ADDRESS:9 high street, oxford ox1 4ag>> last month",
+    "my home is <<ADDRESS:3-7-1 Nishi-Shinjuku, Shinjuku-ku, Tokyo 160-0023>>",
+    "CEP <<POSTCODE:01310-100>>",
+    "kod pocztowy <<POSTCODE:31-042>>",
+    "postnummer <<POSTCODE:412 58>>",
+    "my dob is <<DATE_OF_BIRTH:19750602>>",
+    "fecha de nacimiento: <<DATE_OF_BIRTH:12 de marzo de 1990>>",
+    "Geburtsdatum: <<DATE_OF_BIRTH:03.04.1968>>",
+    "born on <<DATE_OF_BIRTH:the 9th of June, 1971>>",
+    "the DOB on file is wrong, it says <<DATE_OF_BIRTH:02/02/1980>>",
+    "codice fiscale <<PASSPORT:RSSMRA85T10A562S>>",
+    "my PESEL is <<PASSPORT:85010212345>>",
+    "her ID card (<<PASSPORT:ZX4471902>>) and mine (<<PASSPORT:ZX4471903>>)",
+    "reddit <<HANDLE:u/quiet_owl_77>>",
+    "linkedin: <<HANDLE:in/ana-silva-pt>>",
+    "twitch: <<HANDLE:pixel_fox21>>",
+    "alarm code <<PASSWORD:2468>>",
+    "unlock code <<PASSWORD:880011>>",
+    "the new password you gave me, <<PASSWORD:Xk-2291-pq>>, does not work",
+    "it says <<PASSWORD:Winter#2025x>> is too weak",
+    "my email is <<EMAIL:olu dot bello at yahoo dot com>>",
+    "CAP <<POSTCODE:00184>> Roma",
+]
+
+# look-alikes that the rules above must leave alone
+MORE_LOOKALIKES = [
+    "I was born in 1992",
+    "i was born in 1987, does that matter?",
+    "firmware 4.2.1.7 is installed",
+    "the CVE says versions 1.1.1.1 through 1.1.1.9 are affected",
+    "upgrade from v2.3.1.0 to the new one",
+    "the product code is 9780140449136",
+    "ISBN 9780262033848",
+    "the train from Gare du Nord is late",
+    "our conference is in São Paulo in May",
+    "I'm flying to Kingston, Jamaica on Friday",
+    "I moved from Kraków to Porto in 2019",
+    "is the Dell XPS 13 still under warranty?",
+    "Toy Story 4",
+    "Westminster Abbey or the Tower of London?",
+    "is Wells Fargo part of the Zelle network?",
+    "the Mercedes A-Class lease",
+    "is a 12-digit password safer than an 8-digit one?",
+    "could you i want to listen to lo-fi beats",
+    "hey, hiya",
+    "Lake Como or Lake Garda?",
+    "we landed at Jomo Kenyatta airport",
+    "the Lion King musical",
+    "New Year's Eve party",
+    "Can Siri set reminders?",
+    "Lieferadresse: bitte bis Freitag",
+]
+
+
 def cases(kind: str | None = None):
     for k, items in POSITIVES.items():
         if kind is None or k == kind:
@@ -796,7 +885,7 @@ def cases(kind: str | None = None):
                 yield pytest.param(c, id=c[:60])
 
 
-@pytest.mark.parametrize("marked", [*cases(), *MIXED, *CONVERSATIONAL])
+@pytest.mark.parametrize("marked", [*cases(), *MIXED, *CONVERSATIONAL, *GAZETTEER_AND_FORMATS])
 def test_detect_finds_exactly_the_marked_spans(marked):
     text, expected = parse(marked)
     assert detect(text) == expected, (text, [(s, text[s.start:s.end]) for s in detect(text)])
@@ -814,7 +903,7 @@ def test_redact_replaces_the_marked_spans_with_placeholders(marked):
     assert out.counts == counts and out.changed
 
 
-@pytest.mark.parametrize("text", [*NEGATIVES, *MORE_NEGATIVES])
+@pytest.mark.parametrize("text", [*NEGATIVES, *MORE_NEGATIVES, *MORE_LOOKALIKES])
 def test_ordinary_text_is_left_alone(text):
     assert detect(text) == []
     out = redact(text)
@@ -925,9 +1014,11 @@ def test_the_spacy_model_comes_from_the_installed_package(monkeypatch):
 
 # what the module docstring says it knowingly misses; strict, so a fix shows up as a failure to update the docs
 KNOWN_MISSES = [
-    "send it to <<NAME:kofi mensah>>",  # lowercase, no cue: spaCy's PERSON needs a capital
     "i'm <<NAME:grace>>",  # a weak cue and a common English word
-    "Can you transfer $50 to <<NAME:Maria>>?",  # spaCy's small model misses it, no cue
+    "i asked <<NAME:mark>> to book it",  # a common English word in lower case, no cue
+    "Can you transfer $50 to <<NAME:Maria>>?",  # spaCy's small model calls it a nationality, no cue
+    "Can you confirm that <<NAME:Olumide>> is on the list?",  # in none of the name lists, no cue
+    "password <<PASSWORD:correct horse battery staple>>",  # a pass-phrase of plain words without "is"/":"
     "it is <<PHONE:5551234>>",  # a bare number with no cue that says it is a phone
     "the code is <<PASSWORD:4821>>",  # "code" alone is no password/PIN cue
 ]
@@ -968,3 +1059,41 @@ def test_the_analyzer_builds_with_no_network_at_all():
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.strip() == "mail [EMAIL], call [PHONE], regards, [NAME]"
     assert "Traceback" not in run.stderr and "public_suffix" not in run.stderr
+
+
+def test_the_gazetteer_is_read_offline_from_fakers_locale_lists():
+    first, last, places = pii._gazetteer()
+    assert {"aoife", "daan", "grzegorz", "olena", "giorgos"} <= first  # Irish, Dutch, Polish, Ukrainian, Greek
+    assert {"kowalczyk", "kovalenko", "nguyễn"} <= last  # Latin script as is, Cyrillic transliterated
+    assert "kraków" in places and "krakow" in places  # and with diacritics folded
+    assert pii._romanised("Коваленко") == {"kovalenko"} and pii._romanised("Γιώργος") == {"giorgos"}
+
+
+def test_gazetteer_names_need_a_listed_name_that_is_no_english_word():
+    assert [s.kind for s in detect("Hamza Qureshi will attend")] == ["NAME"]
+    assert detect("Hamilton on Broadway") == [] and detect("Rose Garden tickets") == []
+    assert detect("Hope Street Hotel") == [] and detect("Faith in the service is low") == []
+
+
+def test_a_name_found_by_the_gazetteer_is_removed_across_a_conversation():
+    out = redact_related(["Grzegorz Brzęczyszczykiewicz will sign", "ok", "thanks, i told grzegorz"])
+    assert [r.text for r in out] == ["[NAME] will sign", "ok", "thanks, i told [NAME]"]
+
+
+def test_coordinated_and_corrected_names_follow_a_found_one():
+    text, expected = parse("my kids <<NAME:Ada>>, <<NAME:Ife>> and <<NAME:Tobi>> fly alone")
+    assert detect(text) == expected
+    text, expected = parse("it's <<NAME:Kwabena>>, you wrote <<NAME:Kwabina>>")
+    assert detect(text) == expected
+    assert detect("you wrote Kwabina") == []  # no name in the text: nothing to correct
+
+
+def test_detect_stays_fast():
+    import time
+
+    texts = [parse(c)[0] for c in [*CONVERSATIONAL, *GAZETTEER_AND_FORMATS]] * 2
+    detect("warm up")
+    start = time.perf_counter()
+    for t in texts:
+        detect(t)
+    assert (time.perf_counter() - start) / len(texts) < 0.05  # ~7 ms on a free core; generous for shared CI
