@@ -28,7 +28,17 @@ export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test ui bench restore-champion clean-state reference-data
+.PHONY: install run test ui bench restore-champion clean-state reference-data system-deps serve chat
+
+# Debian packages the tests start for real: redis-server (sessions), chromium (a headless check of the UI)
+DEBIAN_PACKAGES := redis-server chromium
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 install: $(VENV)/.installed $(DVC_VENV)/.installed
 
@@ -67,12 +77,19 @@ run: install
 	@echo "Done. Data: data/ (data.dvc); MLflow: $(CONVBOT_STATE)/mlflow.db; Dagster: $(DAGSTER_HOME)."
 	@echo "Look at it with 'make ui': Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000."
 
-test: install $(SKY_VENV)/.installed
+test: install $(SKY_VENV)/.installed system-deps
 	$(BIN)/python -m pytest -q
 
 # Dagster UI (and its daemon) on :3000 and MLflow UI on :5000; one Ctrl-C stops everything it started
 ui: install
 	$(BIN)/python -m pipelines.ui
+
+# the bot over HTTP on 127.0.0.1:8080 from the registry's champion bundle; `make chat` talks to it
+serve: install
+	$(BIN)/python -m pipelines.serve --port 8080
+
+chat: install
+	$(BIN)/python -m serving.chat_cli --url http://127.0.0.1:8080
 
 bench: install
 	$(BIN)/python -m benchmarks.run

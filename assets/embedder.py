@@ -8,6 +8,7 @@ import numpy as np
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetExecutionContext,
     Config,
     MaterializeResult,
@@ -239,8 +240,8 @@ def _summary(ranks) -> dict[str, float]:
 
 @asset_check(asset=embedder_eval, blocking=True,
              description="The DP encoder beats the base it started from on recall@5 (95% interval above zero) and stays "
-                         "within 5 points of the non-DP fine-tune; only then is it `challenger`. When it fails the bot "
-                         "retrieves with the base encoder.")
+                         "within 5 points of the non-DP fine-tune; only then is it `challenger` and in the bundle. When "
+                         "it fails (a warning: the bot still ships) the bot retrieves with the base encoder.")
 def embedder_gate(context: AssetCheckExecutionContext, config: GateConfig, embedder_eval: dict,
                   mlflow: MlflowResource) -> AssetCheckResult:
     candidate = embedder_eval["candidate"]
@@ -248,5 +249,8 @@ def embedder_gate(context: AssetCheckExecutionContext, config: GateConfig, embed
                       embedder_eval["gate_metrics"], embedder_eval["data_version"])
     retrieval = (f"{candidate['model_name']} v{candidate['version']} (epsilon {candidate['epsilon_spent']:.2f})"
                  if result.passed else "the base encoder: the DP encoder did not pass embedder_gate")
-    return AssetCheckResult(passed=result.passed, severity=result.severity, description=result.description,
+    # a failed embedder gate degrades the bot (it retrieves with the base encoder) rather than stopping it:
+    # WARN, so the bundle still builds; the DP model gets no alias, and the bundle reads the failed verdict
+    return AssetCheckResult(passed=result.passed, severity=AssetCheckSeverity.ERROR if result.passed else
+                            AssetCheckSeverity.WARN, description=result.description,
                             metadata={**result.metadata, "bot_retrieves_with": retrieval})

@@ -12,13 +12,13 @@ from dagster import (
     load_assets_from_modules,
 )
 
-from assets import base_models, embedder, intent, llm, preferences
+from assets import base_models, bot, embedder, intent, llm, preferences
 
 from .settings import default_resources
 
-all_assets = load_assets_from_modules([base_models, intent, llm, preferences, embedder])
+all_assets = load_assets_from_modules([base_models, intent, llm, preferences, embedder, bot])
 all_checks = [intent.no_split_leakage, intent.intent_gate, llm.llm_gate,
-              preferences.dpo_preference_gate, embedder.embedder_gate]
+              preferences.dpo_preference_gate, embedder.embedder_gate, bot.guard_gate, bot.release_gate]
 
 intent_pipeline = define_asset_job(
     "intent_pipeline",
@@ -44,6 +44,12 @@ embedder_pipeline = define_asset_job(
     description="The retriever's encoder fine-tuned under DP-SGD within the privacy budget, and its retrieval metrics.",
 )
 
+bot_release = define_asset_job(
+    "bot_release",
+    selection=AssetSelection.groups("bot"),
+    description="Guard model, serving bundle of the gated models, safety evaluation of the whole bot, release gate.",
+)
+
 # `make run`: every asset in one process, so that each step does not pay for importing torch,
 # transformers and MLflow again (a re-run with nothing to do is mostly that start-up)
 convbot_pipeline = define_asset_job(
@@ -65,7 +71,7 @@ weekly_retrain = ScheduleDefinition(
 defs = Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[convbot_pipeline, intent_pipeline, llm_pipeline, preference_refresh, embedder_pipeline],
+    jobs=[convbot_pipeline, intent_pipeline, llm_pipeline, preference_refresh, embedder_pipeline, bot_release],
     schedules=[weekly_retrain],
     sensors=[preferences.feedback_sensor],
     resources=default_resources(),

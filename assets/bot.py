@@ -1,0 +1,301 @@
+"""Bot assets: safety prompts -> guard model -> serving bundle (every gated model) -> safety evaluation of the
+whole bot -> release gate."""
+
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+from pydantic import Field
+
+from evals.safety import LlmJudge, load_redteam, load_xstest, safety_report, string_match_refusal
+from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
+from pipelines.settings import PROJECT_ROOT, project_path
+from serving.registry import PromotionRefused, verify_promotable
+from training.fileio import sha256_dir, sha256_file, stable_hash
+from training.guard import train_guard
+from training.intent_dataset import load_split, write_dataset
+from training.intent_trainer import IntentTrainConfig
+from training.lineage import code_version
+from training.quantize import QUANT_INFO, quantize_int8
+from training.safety_data import GENERATOR_VERSION, SafetyConfig, guard_intent, safety_dataset, split_safety
+
+from .gates import GateConfig, run_gate
+from .intent import pip_requirements
+from .metadata import image
+
+GROUP = "bot"
+EXPERIMENT = "bot"
+CACHE_TAG = "convbot.cache_key"
+
+
+class SafetyPromptsConfig(Config):
+    benign_from_intents: int = Field(default=600, description="intent training rows added as safe requests (the "
+                                                               "bot's own traffic must not look unsafe)")
+    seed: int = SafetyConfig().seed
+
+
+@asset(group_name=GROUP, compute_kind="dvc", code_version=f"gen{GENERATOR_VERSION}")
+def safety_prompts(context: AssetExecutionContext, config: SafetyPromptsConfig, intent_dataset: dict,
+                   dvc: DvcResource) -> MaterializeResult:
+    """Unsafe requests and safe look-alikes written by the project (never XSTest), plus the assistant's own
+    requests as safe, split by template under data/safety."""
+    frame = safety_dataset(SafetyConfig(seed=config.seed))
+    intents = load_split(intent_dataset["path"], "train")
+    benign = intents.sample(n=min(config.benign_from_intents, len(intents)), random_state=config.seed)
+    frame = pd.concat([frame, pd.DataFrame({"text": benign["text"], "label": "safe", "category": "benign",
+                                            "source": "intent_train", "group": "intents/" + benign["group"]})],
+                      ignore_index=True).drop_duplicates("text")
+    splits = split_safety(frame)
+    target = dvc.data_path / "safety"
+    labels = sorted(set(guard_intent(frame)))
+    write_dataset(splits, labels, target, {"generator_version": GENERATOR_VERSION, "seed": config.seed,
+                                           "rows": {s: len(df) for s, df in splits.items()}})
+    version = dvc.commit_data()
+    counts = frame.groupby(["label", "category"]).size().unstack(fill_value=0).to_dict()
+    return MaterializeResult(
+        data_version=DataVersion(dvc.folder_version("safety")),
+        value={"path": str(target), "data_version": version, "content_sha256": sha256_dir(target)},
+        metadata={"rows": len(frame), **{f"rows_{s}": len(df) for s, df in splits.items()},
+                  "per_category": MetadataValue.json(counts), "data_version": version},
+    )
+
+
+class GuardModelConfig(Config):
+    overrides: dict[str, Any] = Field(default={"num_train_epochs": 3}, description="TrainingArguments overrides of "
+                                                                                   "the intent recipe")
+    min_recall: float = Field(default=0.97, description="validation recall of unsafe prompts the threshold keeps")
+    registered_model_name: str = "convbot-guard"
+
+
+@asset(group_name=GROUP, compute_kind="transformers", code_version="1")
+def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety_prompts: dict, base_encoder: dict,
+                mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
+    """The input/output safety classifier fine-tuned from the base encoder, threshold chosen on its validation split."""
+    import mlflow as mlf
+
+    from serving.guard.classifier import GuardClassifier
+
+    cfg = IntentTrainConfig(overrides=dict(config.overrides))
+    key = stable_hash([safety_prompts["content_sha256"], base_encoder["checksum"], cfg.__dict__, config.min_recall,
+                       config.registered_model_name])
+    work = model_store.work_dir("guard_model", key)
+    run_id = mlflow.find_finished_run(EXPERIMENT, {CACHE_TAG: key})
+    if run_id is None or not (work / "model" / "config.json").exists():
+        tags = {CACHE_TAG: key, "convbot.data_version": safety_prompts["data_version"], "convbot.kind": "guard"}
+        with mlflow.start_run(EXPERIMENT, f"guard-{safety_prompts['data_version'][:8]}", tags) as run_id:
+            mlf.log_params({"base_encoder": base_encoder["spec"], "min_recall": config.min_recall,
+                            **{f"override.{k}": v for k, v in config.overrides.items()}})
+            out = train_guard(safety_prompts["path"], base_encoder["path"], work, cfg, config.min_recall,
+                              metrics_sink=lambda m, step: mlf.log_metrics(m, step=step))
+            guard = GuardClassifier.from_pretrained(out.train.model_dir)
+            test = load_split(safety_prompts["path"], "test")
+            verdicts = guard.check(test["text"].tolist())
+            unsafe = (test["intent"] != "safe").to_numpy()
+            flagged = np.array([v.unsafe for v in verdicts])
+            metrics = {"test_unsafe_recall": float(flagged[unsafe].mean()),
+                       "test_false_positive_rate": float(flagged[~unsafe].mean()), "threshold": out.threshold,
+                       "validation_recall": out.validation_recall,
+                       "validation_false_positive_rate": out.validation_false_positive_rate,
+                       "test_unsafe": float(unsafe.sum()), "test_safe": float((~unsafe).sum())}
+            mlf.log_metrics(metrics)
+            info = mlf.transformers.log_model({"model": guard.predictor.model, "tokenizer": guard.predictor.tokenizer},
+                                              name="model", task="text-classification",
+                                              pip_requirements=pip_requirements(),
+                                              registered_model_name=config.registered_model_name)
+            mlflow.note_version(info)
+    run = mlflow.client().get_run(run_id)
+    metrics = {k: float(run.data.metrics[k]) for k in ("test_unsafe_recall", "test_false_positive_rate", "threshold")}
+    return MaterializeResult(
+        value={"run_id": run_id, "model_dir": str(work / "model"), "model_name": config.registered_model_name,
+               "version": run.data.tags["convbot.model_version"], "metrics": metrics,
+               "data_version": safety_prompts["data_version"]},
+        metadata={**metrics, "registered_version": run.data.tags["convbot.model_version"],
+                  "mlflow_run": MetadataValue.url(mlflow.run_url(run_id))},
+    )
+
+
+@asset_check(asset=guard_model, blocking=True,
+             description="The guard catches unsafe prompts of its own held-out templates and lets safe look-alikes "
+                         "through (floors in configs/gates.yaml); records the verdict and makes it `challenger`.")
+def guard_gate(context: AssetCheckExecutionContext, config: GateConfig, guard_model: dict,
+               mlflow: MlflowResource) -> AssetCheckResult:
+    return run_gate(context, mlflow, "guard_gate", config, [(guard_model["model_name"], guard_model["version"])],
+                    guard_model["metrics"], guard_model["data_version"])
+
+
+class ServingBundleConfig(Config):
+    registered_model_name: str = "convbot-bot"
+    bot_config: str = "configs/bot/bot.yaml"
+    brand: str = "configs/bot/brand.yaml"
+    knowledge: str = "configs/bot/knowledge.yaml"
+
+
+def _serving_llm(dpo_eval: dict, model_store: ModelStoreResource) -> Path:
+    """The student with the DPO adapter merged, in int8 (built once per merged model)."""
+    merged = Path(dpo_eval["merged_dir"])
+    out = model_store.work_dir("serving_llm", sha256_dir(merged, "*.safetensors")[:16]) / "int8"
+    if not (out / QUANT_INFO).exists():
+        quantize_int8(merged, out)
+    return out
+
+
+@asset(group_name=GROUP, compute_kind="mlflow", code_version="1")
+def serving_bundle(context: AssetExecutionContext, config: ServingBundleConfig, intent_eval: dict, guard_model: dict,
+                   dpo_eval: dict, dp_embedder: dict, embedder_eval: dict, intent_catalog: dict,
+                   mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
+    """Everything the bot loads, each model the version its gate passed, pinned by a manifest of sha256s;
+    registered as one MLflow model (`convbot-bot`)."""
+    import mlflow as mlf
+
+    from serving.bot_pyfunc import BUNDLE_ARTIFACT, BotPyfunc
+    from serving.bundle import build_bundle, verify
+
+    client = mlflow.client()
+    models = {"intent": (intent_eval["model_name"], intent_eval["version"]),
+              "guard": (guard_model["model_name"], guard_model["version"]),
+              "llm": (dpo_eval["model_name"], dpo_eval["version"])}
+    for part, (name, version) in models.items():
+        verify_promotable(client, name, version)  # the gate of each part passed for this exact version
+    candidate = embedder_eval["candidate"]
+    try:
+        verify_promotable(client, candidate["model_name"], candidate["version"])
+        embedder = dp_embedder["models"][embedder_eval["release_epsilon"]]["model_dir"]
+        models["embedder"] = (candidate["model_name"], candidate["version"])
+        retrieval = f"{candidate['model_name']} v{candidate['version']}"
+    except PromotionRefused as exc:
+        context.log.warning(f"retrieval uses the base encoder: {exc}")
+        embedder, retrieval = None, "base encoder (the DP encoder did not pass embedder_gate)"
+    configs = {"bot.yaml": project_path(config.bot_config), "brand.yaml": project_path(config.brand),
+               "knowledge.yaml": project_path(config.knowledge), "catalog.yaml": Path(intent_catalog["path"])}
+    code = code_version()
+    key = stable_hash([{p: v for p, (_, v) in models.items()}, {n: sha256_file(p) for n, p in configs.items()},
+                       code.source_sha256, config.registered_model_name])
+    folder = model_store.work_dir("serving_bundle", key) / "bundle"
+    run_id = mlflow.find_finished_run(EXPERIMENT, {CACHE_TAG: key})
+    if run_id is None or not (folder / "manifest.json").exists():
+        meta = {"versions": {f"{name}": str(v) for name, v in models.values()}, "bundle_key": key,
+                "data_version": intent_eval["data_version"], "code_version": code.label, "git_commit": code.commit,
+                "git_dirty": code.dirty, "retrieval": retrieval, "created_at": time.time()}
+        build_bundle(folder, {"intent": intent_eval["model_dir"], "guard": guard_model["model_dir"],
+                              "llm": _serving_llm(dpo_eval, model_store), "embedder": embedder}, configs, meta)
+        manifest = verify(folder)
+        tags = {CACHE_TAG: key, "convbot.kind": "bundle", "convbot.data_version": intent_eval["data_version"],
+                "convbot.bundle_sha256": manifest["bundle_sha256"]}
+        with mlflow.start_run(EXPERIMENT, f"bundle-{manifest['bundle_sha256'][:8]}", tags) as run_id:
+            mlf.log_dict(manifest, "manifest.json")
+            info = mlf.pyfunc.log_model(name="bot", python_model=BotPyfunc(), artifacts={BUNDLE_ARTIFACT: str(folder)},
+                                        code_paths=[str(PROJECT_ROOT / "serving"), str(PROJECT_ROOT / "training")],
+                                        pip_requirements=pip_requirements(),
+                                        registered_model_name=config.registered_model_name)
+            mlflow.note_version(info)
+    manifest = verify(folder)
+    run = client.get_run(run_id)
+    version = run.data.tags["convbot.model_version"]
+    return MaterializeResult(
+        value={"folder": str(folder), "model_name": config.registered_model_name, "version": version,
+               "manifest_sha256": manifest["bundle_sha256"], "versions": manifest["versions"], "run_id": run_id,
+               "data_version": intent_eval["data_version"], "intent_metrics": intent_eval["metrics"]},
+        metadata={"registered_version": version, "bundle_sha256": manifest["bundle_sha256"],
+                  "versions": MetadataValue.json(manifest["versions"]), "retrieval": retrieval,
+                  "files": len(manifest["files"]), "folder": MetadataValue.path(str(folder)),
+                  "mlflow_run": MetadataValue.url(mlflow.run_url(run_id))},
+    )
+
+
+class SafetyEvalConfig(Config):
+    xstest: str = Field(default="reference:xstest/xstest_prompts.csv", description="XSTest prompts (never trained on)")
+    redteam: str = Field(default="evals/data/redteam.jsonl", description="the project's own red-team prompts")
+    max_new_tokens: int = Field(default=24, description="LLM tokens per answer here: a refusal shows in its first words")
+    judge_base_url: str = Field(default="", description="an OpenAI-compatible endpoint for a second, LLM judge")
+    judge_model: str = "gpt-4o-mini"
+    judge_api_key_env: str = "OPENAI_API_KEY"
+
+
+@asset(group_name=GROUP, compute_kind="python", code_version="1")
+def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, serving_bundle: dict,
+                mlflow: MlflowResource) -> MaterializeResult:
+    """The whole bot (the exact bundle) on XSTest and the red-team set: safety, over-refusal, routing latency."""
+    import os
+
+    import mlflow as mlf
+
+    from serving.bot.bot import Bot
+    from serving.bot.sessions import SqliteSessions
+
+    prompts = pd.concat([load_xstest(project_path(config.xstest)), load_redteam(project_path(config.redteam))],
+                        ignore_index=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        bot = Bot(serving_bundle["folder"], SqliteSessions(Path(tmp) / "sessions.db"))
+        bot.llm.max_new_tokens = config.max_new_tokens
+        own_refusals = list((bot.brand.reload_if_changed().get("refusals") or {}).values())
+        answers, routes, refused, routing_ms = [], [], [], []
+        for i, prompt in enumerate(prompts["prompt"]):
+            start = time.perf_counter()
+            turn = bot.respond(f"eval-{i}", prompt)
+            elapsed = (time.perf_counter() - start) * 1000
+            if turn.route != "llm":
+                routing_ms.append(elapsed)
+            answers.append(turn.answer)
+            routes.append(turn.route)
+            refused.append(turn.refused or string_match_refusal(turn.answer, own_refusals))
+    rows = prompts.assign(answer=answers, route=routes, refused=refused)
+    report = safety_report(rows)
+    judge_agreement = None
+    if config.judge_base_url:
+        judge = LlmJudge(config.judge_base_url, config.judge_model, os.environ.get(config.judge_api_key_env, ""))
+        judged = [judge.refused(p, a) for p, a in zip(rows["prompt"], rows["answer"])]
+        judge_agreement = float(np.mean(np.array(judged) == rows["refused"].to_numpy()))
+        report["llm_judge"] = safety_report(rows.assign(refused=judged))["overall"]
+    xs = report["per_set"]["xstest"]
+    metrics = {"safety": xs["safety"]["value"], "over_refusal": xs["over_refusal"]["value"],
+               "safety_ci95_low": xs["safety"]["ci95"][0], "over_refusal_ci95_high": xs["over_refusal"]["ci95"][1],
+               "redteam_safety": report["per_set"]["redteam"]["safety"]["value"],
+               "redteam_over_refusal": report["per_set"]["redteam"]["over_refusal"]["value"],
+               "routing_p95_ms": float(np.percentile(routing_ms, 95)) if routing_ms else float("nan"),
+               "routing_p50_ms": float(np.percentile(routing_ms, 50)) if routing_ms else float("nan"),
+               "llm_turns": float(routes.count("llm")),
+               **({"judge_agreement": judge_agreement} if judge_agreement is not None else {})}
+    with mlflow.resume_run(serving_bundle["run_id"]):
+        mlf.log_metrics({f"safety_eval.{k}": v for k, v in metrics.items() if np.isfinite(v)})
+        mlf.log_dict(report, "safety_report.json")
+    table = "| category | label | refused | n |\n|---|---|---|---|\n" + "".join(
+        f"| {c} | {r['label']} | {(r.get('safety') or r.get('over_refusal'))['value']:.2f} | "
+        f"{(r.get('safety') or r.get('over_refusal'))['n']} |\n" for c, r in sorted(report["per_category"].items()))
+    return MaterializeResult(
+        value={"metrics": metrics, "report": {k: v for k, v in report.items() if k != "failures"},
+               "model_name": serving_bundle["model_name"], "version": serving_bundle["version"],
+               "data_version": serving_bundle["data_version"], "intent_metrics": serving_bundle["intent_metrics"],
+               "folder": serving_bundle["folder"], "manifest_sha256": serving_bundle["manifest_sha256"],
+               "run_id": serving_bundle["run_id"]},
+        metadata={**{k: float(v) for k, v in metrics.items()}, "per_category": MetadataValue.md(table),
+                  "failures": MetadataValue.json(report["failures"][:50]), "failures_total": len(report["failures"]),
+                  "judge": "string match + the bot's refusals" + (" + LLM judge" if config.judge_base_url else "")},
+    )
+
+
+@asset_check(asset=safety_eval, blocking=True,
+             description="Release gate of the whole bot: intent accuracy on real wording, safety and over-refusal on "
+                         "XSTest, routing latency; floors in configs/gates.yaml. Records the verdict on the bundle.")
+def release_gate(context: AssetCheckExecutionContext, config: GateConfig, safety_eval: dict,
+                 mlflow: MlflowResource) -> AssetCheckResult:
+    intent = safety_eval["intent_metrics"]
+    metrics = {**safety_eval["metrics"], "intent_real_in_scope_accuracy": intent["real_in_scope_accuracy"],
+               "intent_real_oos_recall": intent["real_oos_recall"]}
+    return run_gate(context, mlflow, "release_gate", config, [(safety_eval["model_name"], safety_eval["version"])],
+                    metrics, safety_eval["data_version"], extra_metadata={"bundle_sha256": safety_eval["manifest_sha256"]})
