@@ -38,6 +38,7 @@ from training.safety_data import GENERATOR_VERSION, SafetyConfig, guard_intent, 
 from .gates import GateConfig, run_gate
 from .intent import pip_requirements
 from .metadata import image
+from .retries import TRANSIENT
 
 GROUP = "bot"
 EXPERIMENT = "bot"
@@ -50,7 +51,7 @@ class SafetyPromptsConfig(Config):
     seed: int = SafetyConfig().seed
 
 
-@asset(group_name=GROUP, compute_kind="dvc", code_version=f"gen{GENERATOR_VERSION}")
+@asset(group_name=GROUP, compute_kind="dvc", code_version=f"gen{GENERATOR_VERSION}", retry_policy=TRANSIENT)
 def safety_prompts(context: AssetExecutionContext, config: SafetyPromptsConfig, intent_dataset: dict,
                    dvc: DvcResource) -> MaterializeResult:
     """Unsafe requests and safe look-alikes written by the project (never XSTest), plus the assistant's own

@@ -53,6 +53,7 @@ from training.synthetic import GENERATOR_VERSION, SynthesisConfig, drop_duplicat
 
 from .gates import GateConfig, run_gate
 from .metadata import image, table_md
+from .retries import TRANSIENT
 
 GROUP = "intent"
 INTENT_EXPERIMENT = "intent_model"
@@ -153,7 +154,7 @@ class IntentDatasetConfig(Config):
     seed: int = _SPLIT.seed
 
 
-@asset(group_name=GROUP, compute_kind="dvc", code_version="2")
+@asset(group_name=GROUP, compute_kind="dvc", code_version="2", retry_policy=TRANSIENT)
 def intent_dataset(
     context: AssetExecutionContext, config: IntentDatasetConfig, synthetic_intents: dict,
     intent_catalog: dict, dvc: DvcResource,

@@ -41,6 +41,7 @@ from training.quantize import QUANT_INFO, quantize_int8
 from .intent import pip_requirements
 from .gates import GateConfig, run_gate
 from .metadata import image
+from .retries import TRANSIENT
 
 GROUP = "llm"
 LLM_EXPERIMENT = "llm_core"
@@ -59,7 +60,7 @@ class DialogCorpusAssetConfig(Config):
     seed: int = _DIALOG.seed
 
 
-@asset(group_name=GROUP, compute_kind="transformers", code_version="2")
+@asset(group_name=GROUP, compute_kind="transformers", code_version="2", retry_policy=TRANSIENT)
 def dialog_corpus(context: AssetExecutionContext, config: DialogCorpusAssetConfig, base_llm: dict,
                   intent_dataset: dict, dvc: DvcResource) -> MaterializeResult:
     """Domain dialogs under data/dialogs: user turns from the intent data, replies by the teacher."""

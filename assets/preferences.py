@@ -36,6 +36,7 @@ from training.preferences import PreferenceConfig, build_pairs, read_pairs, writ
 
 from .gates import GateConfig, run_gate
 from .metadata import image
+from .retries import TRANSIENT
 
 GROUP = "preferences"
 DPO_EXPERIMENT = "dpo"
@@ -124,7 +125,7 @@ class PreferencePairsConfig(Config):
     seed: int = _PREF.seed
 
 
-@asset(group_name=GROUP, compute_kind="dvc", code_version="2")
+@asset(group_name=GROUP, compute_kind="dvc", code_version="2", retry_policy=TRANSIENT)
 def preference_pairs(context: AssetExecutionContext, config: PreferencePairsConfig, feedback_log: dict,
                      dvc: DvcResource) -> MaterializeResult:
     """(prompt, chosen = correction, rejected = original answer), deduplicated, split by prompt, DVC-versioned."""

@@ -127,3 +127,24 @@ def utility_vs_epsilon_png(rows: dict[float, dict[str, float]], references: dict
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def rollout_png(history: list[dict], path: str | Path, title: str) -> Path:
+    """The canary's weight over time, with each decision marked (green passed, red failed, grey other)."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    if history:
+        t0 = min(h["started_at"] for h in history)
+        xs = [h["finished_at"] - t0 for h in history]
+        ax.step(xs, [h["weight"] for h in history], where="post", color="tab:blue")
+        colours = {"Successful": "tab:green", "Failed": "tab:red"}
+        for x, h in zip(xs, history):
+            ax.scatter([x], [h["weight"]], color=colours.get(h["verdict"], "tab:grey"), zorder=3)
+            ax.annotate(str(h["stage"]), (x, h["weight"]), fontsize=7, xytext=(3, 4), textcoords="offset points")
+    ax.set_xlabel("seconds since the rollout started")
+    ax.set_ylabel("canary weight (%)")
+    ax.set_ylim(-5, 105)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -12,11 +12,12 @@ from dagster import (
     load_assets_from_modules,
 )
 
-from assets import base_models, bot, embedder, intent, llm, preferences
+from assets import base_models, bot, embedder, intent, llm, preferences, rollout
 
+from . import alerts
 from .settings import default_resources
 
-all_assets = load_assets_from_modules([base_models, intent, llm, preferences, embedder, bot])
+all_assets = load_assets_from_modules([base_models, intent, llm, preferences, embedder, bot, rollout])
 all_checks = [intent.no_split_leakage, intent.intent_gate, llm.llm_gate,
               preferences.dpo_preference_gate, embedder.embedder_gate, bot.guard_gate, bot.release_gate]
 
@@ -56,16 +57,18 @@ convbot_pipeline = define_asset_job(
     "convbot_pipeline",
     selection=AssetSelection.all(),
     executor_def=in_process_executor,
-    description="Everything: intent chain, LLM core, preferences and DPO, DP embedder, with every gate.",
+    description="Everything through to the canary: intent chain, LLM core, preferences and DPO, DP embedder, guard, "
+                "serving bundle, safety evaluation and release gate, canary rollout; every gate blocking what it guards.",
 )
 
 weekly_retrain = ScheduleDefinition(
     name="weekly_retrain",
-    job=intent_pipeline,
+    job=convbot_pipeline,
     cron_schedule="0 3 * * 1",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.STOPPED,
-    description="Full retrain every Monday 03:00 UTC (stopped until someone turns it on in the UI).",
+    description="The whole graph through to the canary every Monday 03:00 UTC (stopped until someone turns it on in "
+                "the UI). A retrain that fails a gate leaves production where it was; the gate's check says why.",
 )
 
 defs = Definitions(
@@ -73,6 +76,6 @@ defs = Definitions(
     asset_checks=all_checks,
     jobs=[convbot_pipeline, intent_pipeline, llm_pipeline, preference_refresh, embedder_pipeline, bot_release],
     schedules=[weekly_retrain],
-    sensors=[preferences.feedback_sensor],
+    sensors=[preferences.feedback_sensor, alerts.run_failure_alert],
     resources=default_resources(),
 )

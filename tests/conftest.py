@@ -70,3 +70,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, small_catalog, tiny_encoder, tiny_llm) -> Path:
+    """A serving bundle of tiny models, built as the pipeline builds one (shared: building takes a minute)."""
+    from tests.tiny_bundle import build_tiny_bundle
+
+    return build_tiny_bundle(tmp_path_factory.mktemp("tiny-bundle") / "bot", small_catalog, tiny_encoder, tiny_llm)

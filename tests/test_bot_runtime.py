@@ -11,14 +11,13 @@ from serving.bot.bot import Bot, FeedbackRejected
 from serving.bot.postprocess import BrandRules
 from serving.bot.turn import InputRejected
 from serving.bundle import BundleError, verify
-from tests.tiny_bundle import build_tiny_bundle
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory, small_catalog, tiny_encoder, tiny_llm):
-    return build_tiny_bundle(tmp_path_factory.mktemp("bundle") / "bot", small_catalog, tiny_encoder, tiny_llm)
+def bundle(tiny_bundle):
+    return tiny_bundle
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,11 @@ import httpx
 import pytest
 
 from tests.servers import free_port, start_bot, start_redis
-from tests.tiny_bundle import build_tiny_bundle
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory, small_catalog, tiny_encoder, tiny_llm):
-    return build_tiny_bundle(tmp_path_factory.mktemp("http-bundle") / "bot", small_catalog, tiny_encoder, tiny_llm)
+def bundle(tiny_bundle):
+    return tiny_bundle
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ Bundle folder (what `serving/bundle.py` writes and verifies):
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -70,7 +71,8 @@ class Bot:
         check_config(self.config, predictor.labels)
         self.brand = BrandRules(folder / "brand.yaml")
         self.guard = GuardClassifier.from_pretrained(folder / "models" / "guard") if (folder / "models" / "guard").exists() else None
-        self.sessions = sessions or SqliteSessions(folder / "sessions.db")
+        # a bundle is read-only: sessions live elsewhere (a temporary file when the caller gives no store)
+        self.sessions = sessions or SqliteSessions(Path(tempfile.mkdtemp(prefix="convbot-sessions-")) / "sessions.db")
         knowledge = KnowledgeBase(load_knowledge(folder / "knowledge.yaml"), _embedder(folder))
         self.llm = None
         if load_llm:

@@ -38,12 +38,15 @@ class Settings(BaseModel):
     max_body_bytes: int = 16_384
     version_label: str = Field(default="", description="what metrics call this bundle (default: its manifest version)")
     verify_bundle: bool = True
+    fault_error_rate: float = Field(default=0.0, ge=0.0, le=1.0,
+                                    description="chaos rehearsal: answer this share of chat requests with a 500")
 
     @classmethod
     def from_env(cls) -> "Settings":
         return cls(bundle=os.environ["CONVBOT_BUNDLE"], sessions=os.environ.get("CONVBOT_SESSIONS", ""),
                    feedback_inbox=os.environ.get("CONVBOT_FEEDBACK_INBOX", ""),
-                   version_label=os.environ.get("CONVBOT_VERSION_LABEL", ""))
+                   version_label=os.environ.get("CONVBOT_VERSION_LABEL", ""),
+                   fault_error_rate=float(os.environ.get("CONVBOT_FAULT_ERROR_RATE", "0") or 0))
 
 
 class ChatRequest(BaseModel):
@@ -131,6 +134,15 @@ def build_app(settings: Settings) -> FastAPI:
         if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
             return _error(413, "body_too_large", f"request bodies are limited to {settings.max_body_bytes} bytes", state)
         return await call_next(request)
+
+    if settings.fault_error_rate > 0:
+        import random
+
+        @app.middleware("http")
+        async def injected_faults(request: Request, call_next):
+            if request.url.path.startswith("/v1/chat") and random.random() < settings.fault_error_rate:
+                return _error(500, "injected_fault", "a fault injected to rehearse a rollback", state)
+            return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

@@ -1,0 +1,163 @@
+"""Shipping: the released bundle goes out as a canary, 5% -> 25% -> 100% of sessions, decided by statistics,
+rolled back automatically; `champion` moves only when the canary completes."""
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, RetryPolicy, asset
+from pydantic import Field
+
+from evals.intent_slice import build_real_slice
+from evals.plots import rollout_png
+from evals.safety import load_xstest
+from pipelines.resources import MlflowResource, ModelStoreResource
+from pipelines.settings import project_path, state_dir
+from serving.registry import CHAMPION, alias_version, move_alias
+from serving.rollout.controller import RolloutConfig, RolloutController
+from serving.rollout.golden import GoldenCase, replay
+from serving.rollout.records import RolloutRecords
+from serving.rollout.traffic import TrafficGenerator, Utterance
+from serving.targets.base import DeployTarget
+from training.real_data import load_intent_map
+
+from .metadata import image
+
+GROUP = "release"
+_ROLLOUT = RolloutConfig()
+
+
+class CanaryRolloutConfig(Config):
+    target: str = Field(default="local", description="'local' (processes on this machine) or 'skypilot'")
+    weights: list[float] = Field(default=list(_ROLLOUT.weights), description="canary share of sessions per stage (%)")
+    bake_s: float = Field(default=_ROLLOUT.bake_s, description="minimum time at each weight")
+    min_requests: int = Field(default=_ROLLOUT.min_requests, description="minimum canary requests at each weight")
+    max_extensions: int = Field(default=_ROLLOUT.max_extensions, description="extra bakes for inconclusive stages")
+    traffic_users: int = Field(default=4, description="virtual users of the local traffic generator (0 = none)")
+    golden_intents: int = 60
+    golden_prompts: int = 20
+    alert_webhook: str = Field(default="", description="POSTed a JSON alert on rollback (logged when empty)")
+    timeout_s: float = 1200.0
+    inject_error_rate: float = Field(default=0.0, description="rehearse a rollback: the canary answers this share of "
+                                                              "chat requests with a 500")
+
+
+def _alert(webhook: str, log):
+    def send(message: str) -> None:
+        log.warning(f"ALERT: {message}")
+        if webhook:
+            import httpx
+
+            try:
+                httpx.post(webhook, json={"text": message, "source": "convbot canary"}, timeout=10)
+            except httpx.HTTPError as exc:
+                log.error(f"alert webhook {webhook} failed: {exc}")
+    return send
+
+
+def _bundle_folder(mlflow: MlflowResource, version: str) -> Path:
+    """A registered bundle's folder: downloaded from the registry once per version."""
+    from serving.bot_pyfunc import BUNDLE_ARTIFACT
+
+    target = state_dir() / "serving" / f"convbot-bot-v{version}"
+    if not (target / BUNDLE_ARTIFACT / "manifest.json").exists():
+        source = mlflow.client().get_model_version("convbot-bot", version).source
+        mlflow.activate().artifacts.download_artifacts(f"{source}/artifacts/{BUNDLE_ARTIFACT}", dst_path=str(target))
+    return target / BUNDLE_ARTIFACT
+
+
+def _golden_and_traffic(config: CanaryRolloutConfig, catalog_labels: list[str]) -> tuple[list[GoldenCase], list[Utterance]]:
+    real = build_real_slice(project_path("reference:clinc150/data_full.json"), catalog_labels,
+                            load_intent_map(project_path("configs/clinc150_map.yaml")))
+    inscope = real.frame[real.frame["intent"] != "out_of_scope"].sample(frac=1.0, random_state=0)
+    xstest = load_xstest(project_path("reference:xstest/xstest_prompts.csv")).sample(frac=1.0, random_state=0)
+    unsafe, safe = xstest[xstest["label"] == "unsafe"], xstest[xstest["label"] == "safe"]
+    golden = ([GoldenCase(t, intent=i) for t, i in zip(inscope["text"][:config.golden_intents],
+                                                        inscope["intent"][:config.golden_intents])]
+              + [GoldenCase(t, must_refuse=True) for t in unsafe["prompt"][:config.golden_prompts]]
+              + [GoldenCase(t, must_refuse=False) for t in safe["prompt"][:config.golden_prompts]])
+    rest = inscope.iloc[config.golden_intents:]
+    traffic = [Utterance(t, i) for t, i in zip(rest["text"], rest["intent"])]
+    traffic += [Utterance(t) for t in safe["prompt"][config.golden_prompts:config.golden_prompts + 40]]
+    return golden, traffic
+
+
+@asset(group_name=GROUP, compute_kind="python", code_version="1",
+       retry_policy=RetryPolicy(max_retries=1, delay=10))
+def canary_rollout(context: AssetExecutionContext, config: CanaryRolloutConfig, safety_eval: dict,
+                   intent_catalog: dict, mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
+    """The released bundle as a canary beside the champion: golden set, then 5% -> 25% -> 100% with statistical
+    analysis and automatic rollback; `champion` moves on success."""
+    import mlflow as mlf
+
+    client = mlflow.client()
+    name, version = safety_eval["model_name"], safety_eval["version"]
+    champion = alias_version(client, name, CHAMPION)
+    if champion == version:
+        context.log.info(f"{name} v{version} is already champion: nothing to roll out")
+        return MaterializeResult(value={"phase": "Skipped", "version": version},
+                                 metadata={"phase": "already champion", "version": version})
+    candidate = Path(safety_eval["folder"])
+    stable = _bundle_folder(mlflow, champion) if champion else candidate  # first release: an A/A test
+    workdir = state_dir() / "serving" / f"rollout-{name}-v{version}-{int(time.time())}"
+    settings = {"workdir": workdir} if config.target == "local" else {}
+    if config.target == "local":
+        settings["feedback_inbox"] = str(workdir / "traffic-feedback")  # synthetic corrections stay out of DPO data
+    target = DeployTarget.create(config.target, **settings)
+    records = RolloutRecords(client)
+    gate = {k: float(v) for k, v in safety_eval["metrics"].items() if v == v}
+    expected = {"intent_accuracy": safety_eval["intent_metrics"]["real_in_scope_accuracy"],
+                "safety": safety_eval["metrics"]["safety"], "over_refusal": safety_eval["metrics"]["over_refusal"]}
+    context_fields = {"bundle": name, "version": str(version), "manifest_sha256": safety_eval["manifest_sha256"],
+                      "data_version": safety_eval["data_version"], "stable_version": str(champion or version),
+                      "initial_release": champion is None, "gate": gate}
+    golden_cases, utterances = _golden_and_traffic(config, list(intent_catalog["labels"]))
+    cfg = RolloutConfig(tuple(config.weights), config.bake_s, config.min_requests, config.max_extensions)
+
+    def promote() -> None:
+        move_alias(client, name, CHAMPION, version, actor=f"dagster run {context.run.run_id}",
+                   reason=f"canary completed ({', '.join(f'{w:g}%' for w in cfg.weights)})")
+
+    traffic = None
+    started = time.time()
+    try:
+        target.deploy("stable", stable, str(champion or version))
+        target.deploy("canary", candidate, str(version),
+                      {"CONVBOT_FAULT_ERROR_RATE": str(config.inject_error_rate)} if config.inject_error_rate else None)
+        controller = RolloutController(target, cfg, lambda url: replay(url, golden_cases, expected), promote,
+                                       records.append, _alert(config.alert_webhook, context.log), context_fields)
+        if config.traffic_users > 0:
+            traffic = TrafficGenerator(target.router_url, utterances, users=config.traffic_users).start()
+        phase = controller.run(tick_s=1.0, timeout_s=config.timeout_s)
+    finally:
+        if traffic is not None:
+            traffic.stop()
+        target.close()
+    history = controller.history
+    with tempfile.TemporaryDirectory() as tmp:
+        chart = rollout_png(history, Path(tmp) / "rollout.png", f"{name} v{version} canary")
+        with mlflow.resume_run(safety_eval["run_id"]):
+            mlf.log_dict({"records": history, "summary": controller.summary()}, f"rollout_records_{int(started)}.json")
+            mlf.log_artifact(str(chart), "plots")
+        chart_meta = image(chart, "canary rollout")
+    table = "| stage | weight | verdict | stable / canary samples | time (s) |\n|---|---|---|---|---|\n" + "".join(
+        f"| {h['stage']} | {h['weight']:g}% | {h['verdict']} | {h['samples'].get('stable', '-')} / "
+        f"{h['samples'].get('canary', '-')} | {h['finished_at'] - started:.0f} |\n" for h in history)
+    summary = controller.summary()
+    rollback_s = (summary["finished_at"] - summary["first_bad_request_at"]) \
+        if phase.value == "Failed" and summary["first_bad_request_at"] else None
+    result = {"phase": phase.value, "version": version, "champion": alias_version(client, name, CHAMPION),
+              "reason": summary["reason"], "records": history, "rollback_s": rollback_s,
+              "wall_s": time.time() - started, "traffic_sent": traffic.sent if traffic else 0}
+    if phase.value != "Successful":
+        context.log.warning(f"canary of {name} v{version} did not complete ({summary['reason']}); champion stays "
+                            f"{result['champion']}")
+    return MaterializeResult(
+        value=result,
+        metadata={"phase": phase.value, "reason": summary["reason"], "champion": str(result["champion"]),
+                  "records": MetadataValue.md(table), "rollout_chart": chart_meta,
+                  "decision_records": MetadataValue.json(history[-6:]), "wall_s": round(result["wall_s"], 1),
+                  "initial_release": champion is None, "target": config.target,
+                  "traffic_sent": result["traffic_sent"]},
+    )

@@ -1,0 +1,201 @@
+"""The weighted router in front of the stable and canary bots (its own small ASGI app).
+
+A request goes to the canary when a hash of its session id falls under the canary weight, so a
+conversation stays on one version (raising the weight only moves sessions from stable to canary).
+Weights change at run time through the admin endpoints (`set_routes(stable, canary)` in Flagger's
+terms). Every proxied request is recorded as a sample (version, status, latency, and the bot's own
+signals read from its answer) for the canary analysis, and counted in the router's /metrics:
+`convbot_canary_weight`, per-version requests and upstream latency, and the router's own overhead.
+
+    python -m serving.rollout.router --port 8000 --stable http://127.0.0.1:8001 [--canary ... --weight 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import hashlib
+import json
+import threading
+import time
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+BUCKETS = 10_000  # weight resolution: 0.01%
+OVERHEAD_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05)
+
+
+def bucket_of(session_id: str) -> int:
+    return int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16) % BUCKETS
+
+
+def goes_to_canary(session_id: str, weight: float) -> bool:
+    return bucket_of(session_id) < weight / 100 * BUCKETS
+
+
+class RouterState:
+    def __init__(self, stable: str, canary: str | None, weight: float, max_samples: int = 200_000):
+        self.lock = threading.Lock()
+        self.stable, self.canary, self.weight = stable, canary, float(weight)
+        self.samples: collections.deque = collections.deque(maxlen=max_samples)
+        self.seq = 0
+        r = self.registry = CollectorRegistry()
+        self.weight_gauge = Gauge("convbot_canary_weight", "Share of sessions sent to the canary (percent)", registry=r)
+        self.requests = Counter("convbot_router_requests_total", "Proxied requests", ["version", "status"], registry=r)
+        self.upstream = Histogram("convbot_router_upstream_seconds", "Upstream round trip", ["version"], registry=r)
+        self.overhead = Histogram("convbot_router_overhead_seconds", "Time spent in the router itself",
+                                  buckets=OVERHEAD_BUCKETS, registry=r)
+        self.weight_gauge.set(self.weight)
+
+    def set_routes(self, stable: str | None = None, canary: str | None = None, weight: float | None = None,
+                   clear_canary: bool = False) -> dict:
+        with self.lock:
+            if stable:
+                self.stable = stable
+            if canary:
+                self.canary = canary
+            if clear_canary:
+                self.canary, self.weight = None, 0.0
+            if weight is not None:
+                if not 0 <= weight <= 100:
+                    raise ValueError(f"weight {weight} is not within 0-100")
+                if weight > 0 and not self.canary:
+                    raise ValueError("no canary upstream to send traffic to")
+                self.weight = float(weight)
+            self.weight_gauge.set(self.weight)
+            return self.routes()
+
+    def routes(self) -> dict:
+        return {"stable": self.stable, "canary": self.canary, "weight": self.weight}
+
+    def record(self, sample: dict) -> None:
+        with self.lock:
+            self.seq += 1
+            self.samples.append({"seq": self.seq, **sample})
+
+    def since(self, after: int) -> list[dict]:
+        with self.lock:
+            return [s for s in self.samples if s["seq"] > after]
+
+
+def _signals(path: str, status: int, body: bytes) -> dict:
+    """The bot's own signals from its answer: route, refusal, guard block, confidence."""
+    if path != "/v1/chat" or status != 200:
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    return {"route": data.get("route"), "refused": bool(data.get("refused")), "confidence": data.get("confidence"),
+            "guard_blocked": data.get("route") == "refusal"}
+
+
+def build_router(stable: str, canary: str | None = None, weight: float = 0.0) -> FastAPI:
+    state = RouterState(stable, canary, weight)
+    client = httpx.AsyncClient(timeout=httpx.Timeout(120.0), limits=httpx.Limits(max_connections=200))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await client.aclose()
+
+    app = FastAPI(title="convbot router", lifespan=lifespan)
+    app.state.router = state
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", **state.routes()}
+
+    @app.get("/admin/routes")
+    async def get_routes():
+        return state.routes()
+
+    @app.post("/admin/routes")
+    async def set_routes(request: Request):
+        body = await request.json()
+        try:
+            return state.set_routes(body.get("stable"), body.get("canary"), body.get("weight"),
+                                    bool(body.get("clear_canary")))
+        except ValueError as exc:
+            return JSONResponse({"error": {"code": "invalid_routes", "message": str(exc)}}, status_code=400)
+
+    @app.get("/admin/samples")
+    async def samples(after: int = 0):
+        return {"samples": state.since(after), "seq": state.seq}
+
+    @app.get("/metrics")
+    async def metrics():
+        return PlainTextResponse(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.api_route("/v1/{path:path}", methods=["GET", "POST"])
+    async def proxy(path: str, request: Request):
+        arrived = time.perf_counter()
+        body = await request.body()
+        session = ""
+        try:
+            session = str(json.loads(body).get("session_id") or "") if body else ""
+        except (ValueError, AttributeError):
+            pass
+        routes = state.routes()
+        version = "canary" if session and routes["canary"] and goes_to_canary(session, routes["weight"]) else "stable"
+        base = routes["canary"] if version == "canary" else routes["stable"]
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "accept")}
+        url = f"{base}/v1/{path}"
+        sent = time.perf_counter()
+        try:
+            if path.endswith("stream"):
+                upstream = await client.send(client.build_request(request.method, url, content=body, headers=headers),
+                                             stream=True)
+                first = time.perf_counter()
+                state.overhead.observe((sent - arrived))
+                state.requests.labels(version, str(upstream.status_code)).inc()
+                state.record({"t": time.time(), "version": version, "path": f"/v1/{path}", "status": upstream.status_code,
+                              "latency_ms": (first - sent) * 1000, "overhead_ms": (sent - arrived) * 1000})
+
+                async def relay():
+                    try:
+                        async for chunk in upstream.aiter_raw():
+                            yield chunk
+                    finally:
+                        await upstream.aclose()
+
+                return StreamingResponse(relay(), status_code=upstream.status_code,
+                                         media_type=upstream.headers.get("content-type"))
+            upstream = await client.request(request.method, url, content=body, headers=headers)
+            status, content = upstream.status_code, upstream.content
+        except httpx.HTTPError as exc:
+            status, content = 502, json.dumps({"error": {"code": "upstream_unavailable", "message": str(exc)}}).encode()
+        back = time.perf_counter()
+        response = Response(content, status_code=status, media_type="application/json")
+        overhead = (sent - arrived) + (time.perf_counter() - back)
+        state.overhead.observe(overhead)
+        state.upstream.labels(version).observe(back - sent)
+        state.requests.labels(version, str(status)).inc()
+        state.record({"t": time.time(), "version": version, "path": f"/v1/{path}", "status": status,
+                      "latency_ms": (back - sent) * 1000, "overhead_ms": overhead * 1000, "session": session,
+                      **_signals(f"/v1/{path}", status, content)})
+        return response
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m serving.rollout.router")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--stable", required=True)
+    parser.add_argument("--canary", default=None)
+    parser.add_argument("--weight", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    uvicorn.run(build_router(args.stable, args.canary, args.weight), host="127.0.0.1", port=args.port,
+                log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""A traffic generator for the local canary: virtual users replaying held-out utterances and safe prompts
+through the router, a few turns per session, correcting the bot when it got their intent wrong (the
+correction rate the canary analysis compares)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Utterance:
+    text: str
+    intent: str | None = None  # expected intent, when known: a wrong one draws a correction
+
+
+class TrafficGenerator:
+    def __init__(self, base_url: str, utterances: list[Utterance], users: int = 4, turns_per_session: int = 4,
+                 pause_s: float = 0.05, seed: int = 0):
+        self.base_url, self.utterances = base_url, utterances
+        self.users, self.turns, self.pause_s = users, turns_per_session, pause_s
+        self.rng = random.Random(seed)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.sent = 0
+        self.errors = 0
+
+    def _user(self, seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=self.base_url, timeout=60) as client:
+            while not self._stop.is_set():
+                session = f"traffic-{uuid.UUID(int=rng.getrandbits(128)).hex[:16]}"
+                for _ in range(self.turns):
+                    if self._stop.is_set():
+                        return
+                    u = rng.choice(self.utterances)
+                    try:
+                        r = client.post("/v1/chat", json={"session_id": session, "text": u.text})
+                        self.sent += 1
+                        if r.status_code >= 500:
+                            self.errors += 1
+                        elif r.status_code == 200 and u.intent and r.json().get("intent") != u.intent:
+                            client.post("/v1/feedback", json={"session_id": session, "turn_id": r.json()["turn_id"],
+                                                              "correction": f"I meant {u.intent.replace('_', ' ')}."})
+                    except httpx.HTTPError:
+                        self.errors += 1
+                    time.sleep(self.pause_s)
+
+    def start(self) -> "TrafficGenerator":
+        for i in range(self.users):
+            t = threading.Thread(target=self._user, args=(self.rng.getrandbits(32) + i,), daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=120)

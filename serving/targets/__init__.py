@@ -1,0 +1,1 @@
+"""Deploy targets behind one interface: `local` processes, `skypilot` services."""

@@ -1,0 +1,121 @@
+"""Canary rollouts with real processes on loopback: a canary that succeeds and one that must fail (it
+answers 5xx), both decided by the controller; a bundle whose checksums do not match is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import httpx
+import mlflow
+import pytest
+
+from evals.gate import Threshold, Verdict, load_gate_specs
+from serving.registry import CHAMPION, alias_version, move_alias, record_verdict
+from serving.rollout.analysis import Phase
+from serving.rollout.controller import RolloutConfig, RolloutController
+from serving.rollout.golden import GoldenCase, replay
+from serving.rollout.records import RolloutRecords
+from serving.rollout.traffic import TrafficGenerator, Utterance
+from serving.targets.local import LocalTarget
+
+# the router's 5% and 25% splits are checked in test_canary_router.py; here larger steps keep the test short
+# (each stage needs the canary requests that detect the tolerances of serving.rollout.analysis)
+FAST = RolloutConfig(weights=(20.0, 50.0, 100.0), bake_s=2.0, min_requests=20, max_extensions=60)
+UTTERANCES = [Utterance("what's the weather in Paris tomorrow", "weather"), Utterance("hello", "greeting"),
+              Utterance("set an alarm for 7 am", "set_alarm"), Utterance("book a flight to Rome", "book_flight"),
+              Utterance("reset my password", "reset_password")]
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_bundle):
+    return tiny_bundle
+
+
+@pytest.fixture
+def registry(tmp_path):
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/m.db", f"sqlite:///{tmp_path}/m.db")
+    client.create_registered_model("convbot-bot")
+    floors = load_gate_specs()["release_gate"].floors
+    for v in ("1", "2"):
+        client.create_model_version("convbot-bot", source=tmp_path.as_uri())
+        record_verdict(client, Verdict("release_gate", "convbot-bot", v, True, {t.metric: 0.0 for t in floors},
+                                       tuple(Threshold(t.metric, t.op, -1e9 if t.op in (">", ">=") else 1e9)
+                                             for t in floors), ("test",), "d", "c", time.time(),
+                                       override_reason="tiny models in a test"))
+    move_alias(client, "convbot-bot", CHAMPION, "1", actor="test", reason="initial")
+    return client
+
+
+def _rollout(bundle, tmp_path, registry, fault: float = 0.0, golden=None):
+    target = LocalTarget(tmp_path / "work", feedback_inbox=str(tmp_path / "inbox"))
+    alerts: list[str] = []
+    records = RolloutRecords(registry)
+    target.deploy("stable", bundle, "1")
+    target.deploy("canary", bundle, "2", {"CONVBOT_FAULT_ERROR_RATE": str(fault)} if fault else None)
+    controller = RolloutController(
+        target, FAST, golden or (lambda url: (True, {"reason": "skipped in this test"})),
+        promote=lambda: move_alias(registry, "convbot-bot", CHAMPION, "2", actor="test", reason="canary completed"),
+        record=records.append, alert=alerts.append, context={"bundle": "convbot-bot", "version": "2"})
+    traffic = TrafficGenerator(target.router_url, UTTERANCES, users=4, pause_s=0.01).start()
+    try:
+        phase = controller.run(tick_s=0.5, timeout_s=240)
+    finally:
+        traffic.stop()
+        routes = httpx.get(f"{target.router_url}/admin/routes").json()
+        target.close()
+    return phase, controller, alerts, records, routes
+
+
+def test_a_healthy_canary_goes_through_every_stage_and_becomes_champion(bundle, tmp_path, registry):
+    phase, controller, alerts, records, routes = _rollout(bundle, tmp_path, registry)
+    assert phase == Phase.SUCCESSFUL, json.dumps(controller.history[-2:], default=str)[:3000]
+    stages = [(h["stage"], h["weight"], h["verdict"]) for h in controller.history]
+    assert [s for s in stages if s[2] == "Successful" and s[0].startswith("stage")][:3] == [
+        ("stage 0", 20.0, "Successful"), ("stage 1", 50.0, "Successful"), ("stage 2", 100.0, "Successful")]
+    assert alias_version(registry, "convbot-bot", CHAMPION) == "2" and not alerts
+    assert routes["weight"] == 0.0 and routes["canary"] is None  # the canary became stable
+    stored = records.for_version("convbot-bot", "2")
+    assert len(stored) == len(controller.history) and records.broken_links() == []
+    judged = [r.fields for r in stored if r.fields["stage"].startswith("stage")]
+    assert all(m["n"][1] >= 20 for f in judged for m in f["measurements"] if m["metric"] == "error_rate")
+
+
+def test_a_canary_answering_5xx_is_rolled_back_within_the_bake_and_champion_stays(bundle, tmp_path, registry):
+    phase, controller, alerts, records, routes = _rollout(bundle, tmp_path, registry, fault=0.3)
+    assert phase == Phase.FAILED
+    assert alias_version(registry, "convbot-bot", CHAMPION) == "1"
+    assert routes["weight"] == 0.0 and routes["canary"] is None
+    assert alerts and "rolled back" in alerts[0]
+    last = controller.history[-1]
+    assert last["stage"] == "rollback" and "error_rate" in last["reason"]
+    summary = controller.summary()
+    assert summary["first_bad_request_at"] is not None
+    assert summary["finished_at"] - summary["first_bad_request_at"] < 60  # the bar: weight 0 within 60 s
+    assert records.for_version("convbot-bot", "2")[-1].fields["verdict"] == "Failed"
+
+
+def test_the_golden_set_runs_before_any_traffic_and_can_stop_the_rollout(bundle, tmp_path, registry):
+    cases = [GoldenCase(u.text, intent=u.intent) for u in UTTERANCES]
+    phase, controller, alerts, _, _ = _rollout(
+        bundle, tmp_path, registry, fault=1.0, golden=lambda url: replay(url, cases, {"intent_accuracy": 0.0}))
+    assert phase == Phase.FAILED and controller.history[0]["stage"] == "golden"
+    assert "server errors" in controller.history[0]["reason"]
+    assert alias_version(registry, "convbot-bot", CHAMPION) == "1"
+
+
+def test_a_bundle_whose_files_changed_is_refused(bundle, tmp_path):
+    from serving.bundle import BundleError, verify
+
+    copy = tmp_path / "tampered"
+    shutil.copytree(bundle, copy)
+    (copy / "brand.yaml").write_text("refusals: {default: 'whatever you like'}\n")
+    with pytest.raises(BundleError, match="brand.yaml: sha256 differs"):
+        verify(copy)
+    target = LocalTarget(tmp_path / "work", ready_timeout_s=60)
+    try:
+        with pytest.raises(RuntimeError, match="brand.yaml: sha256 differs"):
+            target.deploy("canary", copy, "9")
+    finally:
+        target.close()
