@@ -77,8 +77,9 @@ run: install
 	@echo "Done. Data: data/ (data.dvc); MLflow: $(CONVBOT_STATE)/mlflow.db; Dagster: $(DAGSTER_HOME)."
 	@echo "Look at it with 'make ui': Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000."
 
+# two workers (the machine has two cores); a test file stays on one worker, so its fixtures are built once
 test: install $(SKY_VENV)/.installed system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # Dagster UI (and its daemon) on :3000 and MLflow UI on :5000; one Ctrl-C stops everything it started
 ui: install

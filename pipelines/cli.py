@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     promote.add_argument("--version", required=True)
     promote.add_argument("--alias", default=CHAMPION)
     promote.add_argument("--reason", required=True)
-    history = sub.add_parser("history", help="every alias move (model, alias, from, to, when, who, why)")
+    history = sub.add_parser("history", help="every alias move (model, alias, from, to, when, who, why) and every "
+                                             "canary rollout decision")
     history.add_argument("--model", default=None)
     sub.add_parser("reference-data", help="download missing reference datasets (CLINC150, XSTest), checksum-verified")
     report = sub.add_parser("report", help="the latest run of a job: gates, what they stopped, failed steps "
@@ -82,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
                                   reason=args.reason, explicit=True)
             print(f"{args.model}: '{args.alias}' {previous or '-'} -> {args.version}")
         else:
-            print("\n".join(format_history(client, args.model)) or "no alias moves recorded yet")
+            from serving.rollout.records import RolloutRecords, format_records
+
+            print("alias moves:")
+            print("\n".join(format_history(client, args.model)) or "  none recorded yet")
+            rollouts = [r for r in RolloutRecords(client).all() if args.model in (None, r.fields.get("bundle"))]
+            print("rollout records:")
+            print("\n".join(format_records(rollouts)) or "  none recorded yet")
     except ConvbotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

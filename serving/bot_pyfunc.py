@@ -27,7 +27,7 @@ class BotPyfunc(mlflow.pyfunc.PythonModel):
         self._sessions_dir = tempfile.mkdtemp(prefix="convbot-sessions-")
         self.bot = Bot(folder, SqliteSessions(Path(self._sessions_dir) / "sessions.db"))
 
-    def predict(self, context, model_input: list[dict], params: dict | None = None) -> list[dict]:
+    def predict(self, context, model_input, params=None):  # no type hints: MLflow would validate rows against them
         rows = model_input.to_dict("records") if hasattr(model_input, "to_dict") else list(model_input)
         out = []
         for i, row in enumerate(rows):

@@ -32,7 +32,8 @@ def test_graph_edges_and_blocking_checks():
     from pipelines.definitions import all_checks
 
     specs = {spec.name: spec for c in all_checks for spec in c.check_specs}
-    assert set(specs) == {"intent_gate", "no_split_leakage", "llm_gate", "dpo_preference_gate", "embedder_gate"}
+    assert set(specs) == {"intent_gate", "no_split_leakage", "llm_gate", "dpo_preference_gate", "embedder_gate",
+                          "guard_gate", "release_gate"}
     assert {k.name for k in graph.asset_check_keys} == set(specs)
     for spec in specs.values():
         assert spec.blocking, f"{spec.name} must block downstream assets"

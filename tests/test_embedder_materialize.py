@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, RunConfig, materialize
+from dagster import AssetCheckSeverity, AssetKey, RunConfig, materialize
 
 from assets.embedder import DpEmbedderConfig
 from assets.intent import IntentCatalogConfig, SyntheticIntentsConfig
@@ -73,7 +73,8 @@ def test_dp_embedder_reserves_in_the_ledger_registers_guarantees_and_respects_th
     strict = _run(resources, small_catalog, GateConfig(thresholds={"recall_at_5_gap_to_no_dp": -1.0}),
                   target_epsilons=[2.0, 8.0])
     failed = next(e for e in strict.get_asset_check_evaluations() if e.check_name == "embedder_gate")
-    assert not failed.passed and not strict.success
+    # a warning, not a stop: the bot still ships, retrieving with the base encoder
+    assert not failed.passed and failed.severity == AssetCheckSeverity.WARN and strict.success
     assert "base encoder" in failed.metadata["bot_retrieves_with"].value
     judged = strict.output_for_node("embedder_eval")["candidate"]["version"]
     assert not read_verdict(client, "convbot-dp-embedder", judged, "embedder_gate").passed

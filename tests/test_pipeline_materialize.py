@@ -146,7 +146,7 @@ def test_unknown_imported_intents_are_quarantined(env, small_catalog, tmp_path):
     result = materialize([a for a in all_assets if a.key.path[0] in
                           ("intent_catalog", "base_llm", "synthetic_intents", "intent_dataset")],
                          resources=resources, run_config=RunConfig(ops={k: v for k, v in cfg.ops.items()
-                                                                        if k != "intent_model"}))
+                                                                        if k not in ("intent_model", "intent_eval_intent_gate")}))
     meta = result.asset_materializations_for_node("intent_dataset")[0].metadata
     assert meta["quarantined_rows"].value == 2
     assert "import:real.csv" in meta["sources"].value

@@ -25,8 +25,8 @@ def _run(resources, catalog, records=160):
     config = RunConfig(ops={
         **llm_ops(catalog),
         "feedback_log": FeedbackLogConfig(synthetic_records=records),
-        "dpo_adapter": DpoAdapterConfig(overrides={"max_steps": 16, "learning_rate": 5e-3, "eval_steps": 8,
-                                                   "save_steps": 8, "logging_steps": 2, "max_length": 96}),
+        "dpo_adapter": DpoAdapterConfig(overrides={"max_steps": 8, "learning_rate": 5e-3, "eval_steps": 4,
+                                                   "save_steps": 4, "logging_steps": 2, "max_length": 96}),
         "dpo_eval": DpoEvalConfig(max_generate=4, max_new_tokens=8),
         # held-out pairs are unseen scenarios, beyond a tiny random model: the floor is lowered, with a reason
         "dpo_eval_dpo_preference_gate": GateConfig(thresholds={"preference_accuracy": 0.0}, override_reason=TINY),

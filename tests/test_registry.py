@@ -234,4 +234,5 @@ def test_history_promote_and_restore_commands(tmp_path, monkeypatch, capsys):
     assert alias_version(client, name, CHAMPION) == "1"
     assert cli.main(["history", "--model", name]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 3 and "release 2" in out[1] and "restore-champion" in out[2]
+    moves = out[1:out.index("rollout records:")]
+    assert out[0] == "alias moves:" and len(moves) == 3 and "release 2" in moves[1] and "restore-champion" in moves[2]

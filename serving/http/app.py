@@ -36,6 +36,7 @@ class Settings(BaseModel):
     sessions: str = Field(default="", description="redis://... for Redis, else a SQLite file ('' = in the bundle folder)")
     feedback_inbox: str = Field(default="", description="folder the feedback inbox files go to ('' = no feedback)")
     max_body_bytes: int = 16_384
+    max_header_bytes: int = 16_384
     version_label: str = Field(default="", description="what metrics call this bundle (default: its manifest version)")
     verify_bundle: bool = True
     fault_error_rate: float = Field(default=0.0, ge=0.0, le=1.0,
@@ -130,6 +131,10 @@ def build_app(settings: Settings) -> FastAPI:
 
     @app.middleware("http")
     async def body_limit(request: Request, call_next):
+        header_bytes = sum(len(k) + len(v) for k, v in request.headers.items())
+        if header_bytes > settings.max_header_bytes:
+            return _error(431, "headers_too_large", f"request headers are limited to {settings.max_header_bytes} bytes",
+                          state)
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
             return _error(413, "body_too_large", f"request bodies are limited to {settings.max_body_bytes} bytes", state)
