@@ -2,7 +2,6 @@
 whole bot -> release gate."""
 
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -37,7 +36,6 @@ from training.safety_data import GENERATOR_VERSION, SafetyConfig, guard_intent, 
 
 from .gates import GateConfig, run_gate
 from .intent import pip_requirements
-from .metadata import image
 from .retries import TRANSIENT
 
 GROUP = "bot"

@@ -1,7 +1,6 @@
 """Shipping: the released bundle goes out as a canary, 5% -> 25% -> 100% of sessions, decided by statistics,
 rolled back automatically; `champion` moves only when the canary completes."""
 
-import json
 import tempfile
 import time
 from pathlib import Path

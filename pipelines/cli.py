@@ -13,7 +13,7 @@ import argparse
 import getpass
 import sys
 
-from serving.registry import CHAMPION, PromotionRefused, format_history, move_alias, restore_previous_champion
+from serving.registry import CHAMPION, format_history, move_alias, restore_previous_champion
 from training.errors import ConvbotError
 
 from .settings import default_resources

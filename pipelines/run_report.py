@@ -36,13 +36,18 @@ class RunReport:
 
 
 def latest_report(instance, job: str) -> RunReport:
-    from dagster import DagsterEventType, RunsFilter
+    from dagster import RunsFilter
 
     runs = instance.get_runs(filters=RunsFilter(job_name=job), limit=1)
     if not runs:
         raise LookupError(f"no run of {job} in this Dagster instance")
-    run = runs[0]
-    report = RunReport(run.run_id, job, run.status.value)
+    return run_report(instance, runs[0])
+
+
+def run_report(instance, run) -> RunReport:
+    from dagster import DagsterEventType
+
+    report = RunReport(run.run_id, run.job_name, run.status.value)
     for record in instance.all_logs(run.run_id):
         event = record.dagster_event
         if event is None:

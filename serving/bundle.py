@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from training.errors import ConvbotError
-from training.fileio import atomic_dir
+from training.fileio import atomic_dir, sha256_file
 
 MANIFEST = "manifest.json"
 ALLOWED_SUFFIXES = {".safetensors", ".json", ".yaml", ".yml", ".txt", ".model", ".jinja", ".md"}
@@ -24,14 +24,6 @@ FORBIDDEN_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".joblib", ".npy
 
 class BundleError(ConvbotError):
     """A bundle that must not be loaded: a checksum differs, a file is missing, extra or not allowed."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _files(folder: Path) -> list[Path]:
@@ -61,7 +53,7 @@ def build_bundle(out_dir: str | os.PathLike, models: dict[str, str | os.PathLike
         for f in _files(tmp):
             rel = str(f.relative_to(tmp))
             _check_suffix(rel)
-            files[rel] = {"sha256": _sha256(f), "bytes": f.stat().st_size}
+            files[rel] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
         manifest = {**meta, "files": files}
         manifest["bundle_sha256"] = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -83,7 +75,7 @@ def verify(folder: str | os.PathLike) -> dict:
         problems.append(f"{rel}: not in the manifest")
     for rel in sorted(set(expected) & present):
         _check_suffix(rel)
-        if _sha256(folder / rel) != expected[rel]["sha256"]:
+        if sha256_file(folder / rel) != expected[rel]["sha256"]:
             problems.append(f"{rel}: sha256 differs from the manifest")
     if problems:
         raise BundleError(f"bundle {folder} refused: " + "; ".join(problems[:5]) +

@@ -1,7 +1,6 @@
 """Canary statistics: proportions and shifts with intervals, tolerance bands, directions, no-data, worst-of."""
 
 import numpy as np
-import pytest
 
 from serving.rollout.analysis import (
     DEFAULT_METRICS,

@@ -45,8 +45,8 @@ def webserver(tmp_path_factory):
 
 def test_the_asset_graph_renders(webserver):
     base, home = webserver
-    dom = _dom(f"{base}/asset-groups/release", home)
-    assert "canary_rollout" in dom, dom[-2000:]
+    dom = _dom(f"{base}/locations/__repository__@pipelines.definitions/asset-groups/release", home)
+    assert "canary_rollout" in dom and "safety_eval" in dom, dom[-2000:]  # the group and what feeds it
 
 
 def test_a_rollout_records_metadata_is_visible(webserver):

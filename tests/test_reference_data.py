@@ -7,12 +7,13 @@ import hashlib
 import pytest
 
 from pipelines.settings import project_path, reference_data_dir, reference_file
-from training.reference_data import FILES, ReferenceDataError, fetch_missing, locate, sha256_of
+from training.fileio import sha256_file
+from training.reference_data import FILES, ReferenceDataError, fetch_missing, locate
 
 
 def test_every_file_of_the_configured_folder_has_its_pinned_checksum():
     for name, ref in FILES.items():
-        assert sha256_of(locate(reference_data_dir(), name)) == ref.sha256, name
+        assert sha256_file(locate(reference_data_dir(), name)) == ref.sha256, name
 
 
 def test_one_setting_moves_every_reference(tmp_path, monkeypatch):

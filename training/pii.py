@@ -1389,7 +1389,7 @@ _ADDRESS_RX = re.compile(
 # any segment right after an address cue ("I live at", "address:"); then districts, cities, states, postcodes,
 # units ("Apt 3C", "3º izq", "m. 17") and numbered roads ("12th Cross", "Road 11") follow.
 _A_CAP = rf"(?:\p{{Lu}}{_L}*(?:['’.-]{_L}+)*\.?)"
-_A_UP = rf"(?:\p{{Lu}}[\p{{Lu}}\p{{M}}'’.-]*)"
+_A_UP = r"(?:\p{Lu}[\p{Lu}\p{M}'’.-]*)"
 _A_LOW = rf"(?:\p{{Ll}}{_L}+)"
 _A_HOUSE = r"(?:[A-Z]-?)?\d{1,5}[A-Za-z]?(?:[ ]?[-/][ ]?\d{1,5}[A-Za-z]?)?(?:-[IVX]{1,4})?"
 _A_HOUSE_NORDIC = rf"{_A_HOUSE}(?:[ ][A-Z](?:[ ]\d{{1,4}})?)?"  # Mannerheimintie 5 B 12

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ConvbotError
+from .fileio import sha256_file
 
 
 class ReferenceDataError(ConvbotError):
@@ -50,14 +51,6 @@ FILES: dict[str, ReferenceFile] = {f.path: f for f in [
 ]}
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def locate(root: str | os.PathLike, name: str) -> Path:
     """The path of reference file `name` under `root`; a clear error when it is not there."""
     if name not in FILES:
@@ -87,7 +80,7 @@ def fetch_missing(root: str | os.PathLike, names: list[str] | None = None,
         ref = FILES[name]
         path = root / ref.path
         if path.is_file():
-            got = sha256_of(path)
+            got = sha256_file(path)
             if got != ref.sha256:
                 raise ReferenceDataError(f"{path}: sha256 {got} is not the pinned {ref.sha256}; "
                                          "remove the file to download the published version again")
