@@ -4,7 +4,6 @@ import json
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -19,7 +18,7 @@ from dagster import (
 from pydantic import Field
 
 from evals.plots import model_comparison_png, utility_vs_epsilon_png
-from evals.retrieval import compare_encoders, paraphrase_pairs, retrieval_metrics, retrieval_ranks
+from evals.retrieval import compare_encoders, metrics_from_ranks, paraphrase_pairs, retrieval_metrics, retrieval_ranks
 from pipelines.resources import MlflowResource, ModelStoreResource
 from training.dp_embedder import EMBEDDER_INFO, EmbedderTrainConfig, base_embedder, load_embedder, train_embedder
 from training.fileio import stable_hash
@@ -196,7 +195,7 @@ def embedder_eval(context: AssetExecutionContext, dp_embedder: dict, intent_data
              "no_dp": dp_embedder["no_dp_metrics"]["ranks"]}
     ranks.update({f"dp_eps{eps}": retrieval_ranks(_encode(load_embedder(m["model_dir"])), pairs)
                   for eps, m in dp_embedder["models"].items()})
-    rows = {name: _summary(r) for name, r in ranks.items()}
+    rows = {name: metrics_from_ranks(r) for name, r in ranks.items()}
     comparisons = {eps: compare_encoders(ranks[f"dp_eps{eps}"], ranks["base"], ranks["no_dp"])
                    for eps in dp_embedder["models"]}
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,12 +229,6 @@ def embedder_eval(context: AssetExecutionContext, dp_embedder: dict, intent_data
                   "pairs": len(pairs), **{f"{n}_recall_at_5": float(r["recall_at_5"]) for n, r in rows.items()},
                   **{f"eps{e}_{k}": float(v) for e, c in comparisons.items() for k, v in c.items()}},
     )
-
-
-def _summary(ranks) -> dict[str, float]:
-    ranks = np.asarray(ranks)
-    return {"recall_at_1": float((ranks <= 1).mean()), "recall_at_5": float((ranks <= 5).mean()),
-            "mrr": float((1.0 / ranks).mean()), "pairs": float(len(ranks))}
 
 
 @asset_check(asset=embedder_eval, blocking=True,

@@ -267,18 +267,14 @@ def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_inte
 
 
 def _dp_curve(texts, labels, pairs, epsilons, cfg_for) -> dict:
-    from evals.retrieval import compare_encoders, retrieval_ranks
+    from evals.retrieval import compare_encoders, metrics_from_ranks, retrieval_ranks
     from training.base_models import resolve_encoder
     from training.dp_embedder import base_embedder, train_embedder
 
     encoder = resolve_encoder().path
 
     def summary(ranks, **extra):
-        import numpy as np
-
-        ranks = np.asarray(ranks)
-        return {"recall_at_1": round(float((ranks <= 1).mean()), 4), "recall_at_5": round(float((ranks <= 5).mean()), 4),
-                "mrr": round(float((1.0 / ranks).mean()), 4), **extra}
+        return {**{k: round(v, 4) for k, v in metrics_from_ranks(ranks).items()}, **extra}
 
     ranks = {"base": retrieval_ranks(lambda xs: base_embedder(encoder).encode(xs, normalize_embeddings=True), pairs)}
     rows = {"base": summary(ranks["base"], epsilon=None)}
@@ -389,7 +385,7 @@ def _train_and_score_real_slice(frame, catalog, work: Path, label: str) -> dict:
 
     test = load_split(data, "test")
     synthetic = intent_report(test["intent"].tolist(), predictor.predict_proba(test["text"].tolist()), predictor.labels)
-    rounded = lambda d: {k: round(float(v), 4) for k, v in d.items()}  # noqa: E731
+    rounded = lambda d: {k: round(float(v), 4) if isinstance(v, (int, float)) else v for k, v in d.items()}  # noqa: E731
     return {"rows": len(frame), "train_s": round(time.perf_counter() - start, 1), "coverage": real.coverage,
             "calibration": rounded(predictor.calibration), "real_slice": rounded(real_metrics),
             "real_slice_argmax": {k: round(float(argmax[k]), 4) for k in ("in_scope_accuracy", "oos_recall")},

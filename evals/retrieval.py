@@ -42,10 +42,16 @@ def retrieval_ranks(embed, pairs: list[tuple[str, str]]):
 
 def retrieval_metrics(embed, pairs: list[tuple[str, str]], ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
     """Recall@k and MRR of `retrieval_ranks`."""
-    ranks = retrieval_ranks(embed, pairs)
+    return metrics_from_ranks(retrieval_ranks(embed, pairs), ks)
+
+
+def metrics_from_ranks(ranks, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
+    import numpy as np
+
+    ranks = np.asarray(ranks)
     out = {f"recall_at_{k}": float((ranks <= k).mean()) for k in ks}
     out["mrr"] = float((1.0 / ranks).mean())
-    out["pairs"] = len(pairs)
+    out["pairs"] = len(ranks)
     return out
 
 
