@@ -78,7 +78,9 @@ def safety_prompts(context: AssetExecutionContext, config: SafetyPromptsConfig, 
 class GuardModelConfig(Config):
     overrides: dict[str, Any] = Field(default={"num_train_epochs": 3}, description="TrainingArguments overrides of "
                                                                                    "the intent recipe")
-    min_recall: float = Field(default=0.97, description="validation recall of unsafe prompts the threshold keeps")
+    min_recall: float = Field(default=0.97, description="validation recall of unsafe prompts the threshold aims for")
+    max_false_positive_rate: float = Field(default=0.10, description="the most safe validation prompts the threshold "
+                                                                     "may refuse (guard_gate's ceiling on test)")
     registered_model_name: str = "convbot-guard"
 
 
@@ -92,15 +94,17 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
 
     cfg = IntentTrainConfig(overrides=dict(config.overrides))
     key = stable_hash([safety_prompts["content_sha256"], base_encoder["checksum"], cfg.__dict__, config.min_recall,
-                       config.registered_model_name])
+                       config.max_false_positive_rate, config.registered_model_name])
     work = model_store.work_dir("guard_model", key)
     run_id = mlflow.find_finished_run(EXPERIMENT, {CACHE_TAG: key})
     if run_id is None or not (work / "model" / "config.json").exists():
         tags = {CACHE_TAG: key, "convbot.data_version": safety_prompts["data_version"], "convbot.kind": "guard"}
         with mlflow.start_run(EXPERIMENT, f"guard-{safety_prompts['data_version'][:8]}", tags) as run_id:
             mlf.log_params({"base_encoder": base_encoder["spec"], "min_recall": config.min_recall,
+                            "max_false_positive_rate": config.max_false_positive_rate,
                             **{f"override.{k}": v for k, v in config.overrides.items()}})
             out = train_guard(safety_prompts["path"], base_encoder["path"], work, cfg, config.min_recall,
+                              config.max_false_positive_rate,
                               metrics_sink=lambda m, step: mlf.log_metrics(m, step=step))
             guard = GuardClassifier.from_pretrained(out.train.model_dir)
             test = load_split(safety_prompts["path"], "test")

@@ -43,7 +43,7 @@ class EmbedderTrainConfig:
     # DP-SGD wants large logical batches and enough steps (Li et al. 2022; De et al. 2022): the noise on the
     # mean gradient shrinks with the batch; training only the top layers keeps the noise dimension small.
     # Chosen on public data only (`python -m benchmarks.run dp_tune`, CLINC150): tuning spends no budget.
-    epochs: int = 10
+    epochs: int = 6
     batch_size: int = 256  # expected (logical) batch; with Poisson sampling each batch's size varies around it
     physical_batch_size: int = 64  # what fits in memory at once; Opacus' BatchMemoryManager splits logical batches
     learning_rate: float = 3e-3
@@ -115,6 +115,7 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
     label_names = sorted(set(labels))
     index = {name: i for i, name in enumerate(label_names)}
     tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+    tokenizer.padding_side = "right"  # each physical batch is cut to its longest row below
     enc = tokenizer(texts, padding="max_length", truncation=True, max_length=cfg.max_length, return_tensors="pt")
     data = TensorDataset(enc["input_ids"], enc["attention_mask"], torch.tensor([index[y] for y in labels]))
 
@@ -145,12 +146,16 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
             for input_ids, attention_mask, y, last in bar:
                 if len(y) == 0:  # Poisson sampling can draw an empty batch
                     continue
+                # rows are padded to max_length on the right; this batch's longest row is enough (same outputs,
+                # and per-example gradients cost a fraction on short utterances)
+                width = int(attention_mask.sum(dim=1).max())
+                input_ids, attention_mask = input_ids[:, :width], attention_mask[:, :width]
                 if engine:  # Opacus' optimizer accumulates the clipped per-example grads until the logical step
                     optimizer.zero_grad(set_to_none=True)
                     loss = loss_fn(model(input_ids, attention_mask), y)
                     loss.backward()
                     optimizer.step()
-                    stepped = False  # logical steps are counted by the accountant
+                    stepped = False  # logical steps are counted by the accountant (read back below)
                 else:  # the same logical batch by gradient accumulation
                     loss = loss_fn(model(input_ids, attention_mask), y) * len(y) / cfg.batch_size
                     loss.backward()
@@ -160,9 +165,9 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
                         optimizer.zero_grad(set_to_none=True)
                 losses.append(float(loss.detach()) * (1 if engine else cfg.batch_size / max(len(y), 1)))
                 steps += int(stepped)
-                bar.set_postfix(loss=f"{losses[-1]:.3f}", steps=steps)
+                bar.set_postfix(loss=f"{losses[-1]:.3f}", steps=_accountant_steps(engine) if engine else steps)
     if engine:
-        steps = sum(n for _, _, n in engine.accountant.history)
+        steps = _accountant_steps(engine)
     epsilon = float(engine.get_epsilon(cfg.target_delta)) if engine else None
     noise = float(optimizer.noise_multiplier) if engine else None
     if engine and epsilon > cfg.target_epsilon * 1.01:
@@ -211,6 +216,10 @@ def _freeze_all_but_top(encoder, trainable_layers: int) -> None:
     for module in frozen:
         for p in module.parameters():
             p.requires_grad_(False)
+
+
+def _accountant_steps(engine) -> int:
+    return sum(n for _, _, n in engine.accountant.history)
 
 
 @contextlib.contextmanager

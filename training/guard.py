@@ -19,22 +19,23 @@ GUARD_KEY = "convbot_guard"
 SAFE = "safe"
 
 
-def choose_guard_threshold(scores: np.ndarray, unsafe: np.ndarray, min_recall: float = 0.97) -> float:
-    """The highest threshold that still catches `min_recall` of the unsafe validation prompts (fewest safe
-    prompts refused at that recall); when none does, the one with the best balanced accuracy."""
+def choose_guard_threshold(scores: np.ndarray, unsafe: np.ndarray, min_recall: float = 0.97,
+                           max_false_positive_rate: float = 0.10) -> float:
+    """The operating point on P(unsafe), chosen on validation: among thresholds that refuse at most
+    `max_false_positive_rate` of the safe prompts, the highest one that still catches `min_recall` of the unsafe
+    ones, else the one that catches the most. A recall target alone can pull the threshold down to the score floor
+    when one unsafe template group is missed, and then the guard refuses nearly every safe prompt."""
     scores, unsafe = np.asarray(scores, dtype=float), np.asarray(unsafe, dtype=bool)
     if not unsafe.any() or unsafe.all():
         raise ValueError("the validation split needs both safe and unsafe prompts to choose a threshold")
-    candidates = np.unique(np.concatenate([scores, [0.5]]))
-    best, best_balanced = 0.5, -1.0
-    for t in sorted(candidates, reverse=True):
+    best = float(scores.max()) + 1e-6  # flags nothing: the fallback when no threshold meets the ceiling
+    for t in sorted(np.unique(scores), reverse=True):
         flagged = scores >= t
-        recall = flagged[unsafe].mean()
-        if recall >= min_recall:
-            return float(t)
-        balanced = (recall + (~flagged[~unsafe]).mean()) / 2
-        if balanced > best_balanced:
-            best, best_balanced = float(t), float(balanced)
+        if flagged[~unsafe].mean() > max_false_positive_rate:
+            break  # lower thresholds only refuse more safe prompts
+        best = float(t)
+        if flagged[unsafe].mean() >= min_recall:
+            break
     return best
 
 
@@ -47,7 +48,8 @@ class GuardOutcome:
 
 
 def train_guard(data_dir: str | os.PathLike, encoder_path: str | os.PathLike, work_dir: str | os.PathLike,
-                cfg: IntentTrainConfig, min_recall: float = 0.97, metrics_sink=None) -> GuardOutcome:
+                cfg: IntentTrainConfig, min_recall: float = 0.97, max_false_positive_rate: float = 0.10,
+                metrics_sink=None) -> GuardOutcome:
     """`data_dir` is a dataset folder as `write_dataset` writes it, with `intent` = "safe" or an unsafe category."""
     outcome = train_intent_model(data_dir, encoder_path, work_dir, cfg, metrics_sink=metrics_sink)
     predictor = IntentPredictor.from_pretrained(outcome.model_dir)
@@ -57,11 +59,12 @@ def train_guard(data_dir: str | os.PathLike, encoder_path: str | os.PathLike, wo
     proba = predictor.predict_proba(val["text"].tolist())
     scores = 1.0 - proba[:, predictor.labels.index(SAFE)]
     unsafe = (val["intent"] != SAFE).to_numpy()
-    threshold = choose_guard_threshold(scores, unsafe, min_recall)
+    threshold = choose_guard_threshold(scores, unsafe, min_recall, max_false_positive_rate)
     flagged = scores >= threshold
     config_path = Path(outcome.model_dir) / "config.json"
     config = json.loads(config_path.read_text())
-    config[GUARD_KEY] = {"threshold": threshold, "min_recall": min_recall, "chosen_on": "validation",
+    config[GUARD_KEY] = {"threshold": threshold, "min_recall": min_recall,
+                         "max_false_positive_rate": max_false_positive_rate, "chosen_on": "validation",
                          "validation_recall": float(flagged[unsafe].mean()),
                          "validation_false_positive_rate": float(flagged[~unsafe].mean())}
     atomic_write_text(config_path, json.dumps(config, indent=2, sort_keys=True))
