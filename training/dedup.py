@@ -43,9 +43,10 @@ def dedupe(texts: list[str], threshold: float | None = NEAR_DUPLICATE_RATIO) -> 
 
 
 def near_duplicate_groups(texts: list[str], threshold: float = NEAR_DUPLICATE_RATIO,
-                          known_groups: list | None = None) -> np.ndarray:
+                          known_groups: list | None = None, links: list[tuple[int, int]] | None = None) -> np.ndarray:
     """Group id per text so that near-duplicates (transitively) share a group; texts with the same
-    `known_groups` label (e.g. the template they came from) share one too."""
+    `known_groups` label (e.g. the template they came from) share one too, and so do the index pairs in
+    `links` (e.g. template siblings)."""
     norm = [normalize(t) for t in texts]
     n = len(norm)
     parent = np.arange(n)
@@ -73,4 +74,7 @@ def near_duplicate_groups(texts: list[str], threshold: float = NEAR_DUPLICATE_RA
                 if j != i:
                     ra, rb = find(i), find(j)
                     parent[max(ra, rb)] = min(ra, rb)
+        for a, b in links or []:
+            ra, rb = find(a), find(b)
+            parent[max(ra, rb)] = min(ra, rb)
     return np.array([find(i) for i in range(n)], dtype=np.int64)

@@ -26,14 +26,16 @@ class SplitConfig:
     near_duplicate_ratio: float = NEAR_DUPLICATE_RATIO
 
 
-def split_frame(frame: pd.DataFrame, cfg: SplitConfig) -> dict[str, pd.DataFrame]:
+def split_frame(frame: pd.DataFrame, cfg: SplitConfig, links: list[tuple[int, int]] | None = None
+                ) -> dict[str, pd.DataFrame]:
     """Stratified by intent; rows of one group land in one split. A group joins the rows of one template
-    (the generator's `group` column: template expansions and their paraphrases) and near-duplicates
-    across all intents."""
+    (the generator's `group` column: template expansions and their paraphrases), near-duplicates across
+    all intents, and the row index pairs in `links` (e.g. `sibling_pairs`: imported rows carry no
+    template, yet can be a template's sibling)."""
     rng = np.random.default_rng(cfg.seed)
     frame = frame.reset_index(drop=True)
     gid = near_duplicate_groups(frame["text"].tolist(), cfg.near_duplicate_ratio,
-                                frame["group"].tolist() if "group" in frame else None)
+                                frame["group"].tolist() if "group" in frame else None, links)
     members = pd.Series(np.arange(len(frame))).groupby(gid).apply(list)
     # a group counts for the intent most of its rows carry
     owner = {g: frame["intent"].iloc[rows].mode().iloc[0] for g, rows in members.items()}
@@ -122,28 +124,39 @@ def _bigrams(s: str) -> frozenset:
     return frozenset(zip(words, words[1:])) if len(words) > 1 else frozenset([(s,)])
 
 
-def template_leaks(splits: dict[str, pd.DataFrame], slot_values: list[str], affixes: list[str],
-                   min_jaccard: float = 0.8) -> list[tuple]:
-    """Cross-split pairs whose slot-masked skeletons share at least `min_jaccard` of their word bigrams.
-
-    A different method from the splitter's (character similarity plus the generator's groups): it sees
-    template siblings ("book a flight to paris" / "... to rome") even where the group link was lost."""
+def _skeleton_grams(texts, slot_values: list[str], affixes: list[str]) -> list[frozenset]:
     values = sorted({normalize(v) for v in slot_values if normalize(v)}, key=len, reverse=True)
     pattern = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, values)) + r")(?!\w)") if values else None
     norm_affixes = sorted({normalize(a) for a in affixes if normalize(a)}, key=len, reverse=True)
-    grams = {s: [_bigrams(skeleton(t, pattern, norm_affixes)) for t in splits[s]["text"]] for s in SPLITS if s in splits}
-    found = []
+    return [_bigrams(skeleton(t, pattern, norm_affixes)) for t in texts]
+
+
+def _similar(grams_a: list[frozenset], grams_b: list[frozenset], min_jaccard: float, same: bool = False):
+    """Index pairs (a, b) whose bigram sets overlap by at least `min_jaccard` (a < b when both are one list)."""
+    index: dict = {}
+    for k, g in enumerate(grams_a):
+        for gram in g:
+            index.setdefault(gram, []).append(k)
+    for kb, gb in enumerate(grams_b):
+        for ka in {ka for gram in gb for ka in index.get(gram, ())}:
+            if (not same or ka < kb) and len(grams_a[ka] & gb) / len(grams_a[ka] | gb) >= min_jaccard:
+                yield ka, kb
+
+
+def sibling_pairs(texts: list[str], slot_values: list[str], affixes: list[str], min_jaccard: float = 0.8
+                  ) -> list[tuple[int, int]]:
+    """Index pairs of template siblings within one list of texts (the relation `template_leaks` checks)."""
+    grams = _skeleton_grams(texts, slot_values, affixes)
+    return sorted(_similar(grams, grams, min_jaccard, same=True))
+
+
+def template_leaks(splits: dict[str, pd.DataFrame], slot_values: list[str], affixes: list[str],
+                   min_jaccard: float = 0.8) -> list[tuple]:
+    """Cross-split pairs whose slot-masked skeletons share at least `min_jaccard` of their word bigrams:
+    template siblings ("book a flight to paris" / "... to rome") in two splits, whether they came from one
+    generator template or one of them was imported."""
+    grams = {s: _skeleton_grams(splits[s]["text"], slot_values, affixes) for s in SPLITS if s in splits}
     names = list(grams)
-    for i, a in enumerate(names):
-        index: dict = {}
-        for k, g in enumerate(grams[a]):
-            for gram in g:
-                index.setdefault(gram, []).append(k)
-        for b in names[i + 1:]:
-            for kb, gb in enumerate(grams[b]):
-                candidates = {ka for gram in gb for ka in index.get(gram, ())}
-                for ka in candidates:
-                    ga = grams[a][ka]
-                    if len(ga & gb) / len(ga | gb) >= min_jaccard:
-                        found.append((a, splits[a]["text"].iloc[ka], b, splits[b]["text"].iloc[kb]))
-    return found
+    return [(a, splits[a]["text"].iloc[ka], b, splits[b]["text"].iloc[kb])
+            for i, a in enumerate(names) for b in names[i + 1:]
+            for ka, kb in _similar(grams[a], grams[b], min_jaccard)]
