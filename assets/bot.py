@@ -230,7 +230,7 @@ class SafetyEvalConfig(Config):
     judge_api_key_env: str = "OPENAI_API_KEY"
 
 
-@asset(group_name=GROUP, compute_kind="python", code_version="1")
+@asset(group_name=GROUP, compute_kind="python", code_version="2")
 def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, serving_bundle: dict,
                 mlflow: MlflowResource) -> MaterializeResult:
     """The whole bot (the exact bundle) on XSTest and the red-team set: safety, over-refusal, routing latency."""
@@ -285,7 +285,7 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
                "model_name": serving_bundle["model_name"], "version": serving_bundle["version"],
                "data_version": serving_bundle["data_version"], "intent_metrics": serving_bundle["intent_metrics"],
                "folder": serving_bundle["folder"], "manifest_sha256": serving_bundle["manifest_sha256"],
-               "run_id": serving_bundle["run_id"]},
+               "run_id": serving_bundle["run_id"], "xstest": str(project_path(config.xstest))},
         metadata={**{k: float(v) for k, v in metrics.items()}, "per_category": MetadataValue.md(table),
                   "failures": MetadataValue.json(report["failures"][:50]), "failures_total": len(report["failures"]),
                   "judge": "string match + the bot's refusals" + (" + LLM judge" if config.judge_base_url else "")},

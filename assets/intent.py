@@ -155,7 +155,7 @@ class IntentDatasetConfig(Config):
     seed: int = _SPLIT.seed
 
 
-@asset(group_name=GROUP, compute_kind="dvc", code_version="2", retry_policy=TRANSIENT)
+@asset(group_name=GROUP, compute_kind="dvc", code_version="3", retry_policy=TRANSIENT)
 def intent_dataset(
     context: AssetExecutionContext, config: IntentDatasetConfig, synthetic_intents: dict,
     intent_catalog: dict, dvc: DvcResource,
@@ -299,7 +299,7 @@ class IntentEvalConfig(Config):
     intent_map_path: str = Field(default="configs/clinc150_map.yaml", description="CLINC150 label -> catalog intent")
 
 
-@asset(group_name=GROUP, compute_kind="mlflow", code_version="3")
+@asset(group_name=GROUP, compute_kind="mlflow", code_version="4")
 def intent_eval(context: AssetExecutionContext, config: IntentEvalConfig, intent_model: dict, intent_dataset: dict,
                 mlflow: MlflowResource) -> MaterializeResult:
     """The challenger and the champion on real users' wording (CLINC150 test + out-of-scope, the bot's decision rule)
@@ -337,7 +337,7 @@ def intent_eval(context: AssetExecutionContext, config: IntentEvalConfig, intent
                "champion_version": champion_version, "correct": result["correct"],
                "champion_correct": champion["correct"] if champion else None,
                "data_version": intent_model["data_version"], "model_name": name, "version": intent_model["version"],
-               "run_id": intent_model["run_id"], "coverage": real.coverage},
+               "model_dir": intent_model["model_dir"], "run_id": intent_model["run_id"], "coverage": real.coverage},
         metadata={
             **{k: float(v) for k, v in metrics.items()},
             "real_slice_coverage": f"{real.coverage}: {', '.join(real.covered)}",

@@ -66,11 +66,14 @@ def _bundle_folder(mlflow: MlflowResource, version: str) -> Path:
     return target / BUNDLE_ARTIFACT
 
 
-def _golden_and_traffic(config: CanaryRolloutConfig, catalog_labels: list[str]) -> tuple[list[GoldenCase], list[Utterance]]:
+def _golden_and_traffic(config: CanaryRolloutConfig, catalog_labels: list[str], xstest_path: str
+                        ) -> tuple[list[GoldenCase], list[Utterance]]:
+    """Golden cases from the prompts the release gate judged (the XSTest file safety_eval read, the real intent
+    slice), so that the canary is compared with its evaluation on the same kind of prompts."""
     real = build_real_slice(project_path("reference:clinc150/data_full.json"), catalog_labels,
                             load_intent_map(project_path("configs/clinc150_map.yaml")))
     inscope = real.frame[real.frame["intent"] != "out_of_scope"].sample(frac=1.0, random_state=0)
-    xstest = load_xstest(project_path("reference:xstest/xstest_prompts.csv")).sample(frac=1.0, random_state=0)
+    xstest = load_xstest(xstest_path).sample(frac=1.0, random_state=0)
     unsafe, safe = xstest[xstest["label"] == "unsafe"], xstest[xstest["label"] == "safe"]
     golden = ([GoldenCase(t, intent=i) for t, i in zip(inscope["text"][:config.golden_intents],
                                                         inscope["intent"][:config.golden_intents])]
@@ -82,7 +85,7 @@ def _golden_and_traffic(config: CanaryRolloutConfig, catalog_labels: list[str]) 
     return golden, traffic
 
 
-@asset(group_name=GROUP, compute_kind="python", code_version="1",
+@asset(group_name=GROUP, compute_kind="python", code_version="2",
        retry_policy=RetryPolicy(max_retries=1, delay=10))
 def canary_rollout(context: AssetExecutionContext, config: CanaryRolloutConfig, safety_eval: dict,
                    intent_catalog: dict, mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
@@ -111,7 +114,7 @@ def canary_rollout(context: AssetExecutionContext, config: CanaryRolloutConfig, 
     context_fields = {"bundle": name, "version": str(version), "manifest_sha256": safety_eval["manifest_sha256"],
                       "data_version": safety_eval["data_version"], "stable_version": str(champion or version),
                       "initial_release": champion is None, "gate": gate}
-    golden_cases, utterances = _golden_and_traffic(config, list(intent_catalog["labels"]))
+    golden_cases, utterances = _golden_and_traffic(config, list(intent_catalog["labels"]), safety_eval["xstest"])
     cfg = RolloutConfig(tuple(config.weights), config.bake_s, config.min_requests, config.max_extensions)
 
     def promote() -> None:

@@ -58,12 +58,15 @@ class MetricSpec:
     weight: float = 1.0
     critical: bool = False  # a FAIL here fails the canary whatever the score
     min_samples: int = 20
+    # compared only while stable serves traffic at the same time: at 100% the canary carries all the load
+    # that stable shared before, and latency under a different load is not a like-for-like comparison
+    load_dependent: bool = False
 
 
 # tolerances: the degradation each metric must catch (absolute for rates, relative to stable's median otherwise)
 DEFAULT_METRICS = (
     MetricSpec("error_rate", "rate", "up", 0.05, weight=3.0, critical=True),
-    MetricSpec("latency_ms", "continuous", "up", 0.5, weight=2.0),
+    MetricSpec("latency_ms", "continuous", "up", 0.5, weight=2.0, load_dependent=True),
     MetricSpec("refusal_rate", "rate", "up", 0.10, weight=1.0),
     MetricSpec("guard_block_rate", "rate", "up", 0.10, weight=1.0),
     MetricSpec("correction_rate", "rate", "up", 0.15, weight=1.0),

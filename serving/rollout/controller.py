@@ -12,7 +12,8 @@ sessions, each stage baked for a time and a minimum of requests and decided by `
     makes the canary's bundle stable and retires the canary.
 
 Stable's samples accumulate over the whole rollout, so at 100% (no stable traffic left) the canary is
-compared with everything stable served before.
+compared with everything stable served before; load-dependent metrics (latency) are judged only at the
+stages where both versions serve at once, since at 100% the canary carries the whole load.
 """
 
 from __future__ import annotations
@@ -111,11 +112,13 @@ class RolloutController:
             return self._abort(f"critical metric failed at {s.weight:g}%: {', '.join(m.metric for m in failed)}", now)
         if now < s.bake_until or len(sides["canary"]) < self.cfg.min_requests:
             return s.phase
+        specs = [sp for sp in self.cfg.metrics if not (sp.load_dependent and s.weight >= 100.0)]
         measurements = [compare(sp, metric_values(sp.name, self.stable_reference + sides["stable"]),
-                                metric_values(sp.name, sides["canary"]), s.stage_started) for sp in self.cfg.metrics]
-        verdict = judge(measurements, self.cfg.metrics)
+                                metric_values(sp.name, sides["canary"]), s.stage_started) for sp in specs]
+        verdict = judge(measurements, specs)
         self._record(f"stage {s.stage}", s.weight, verdict.phase,
-                     {"score": round(verdict.score, 4), "measurements": [m.to_dict() for m in measurements]},
+                     {"score": round(verdict.score, 4), "measurements": [m.to_dict() for m in measurements],
+                      "not_compared": [sp.name for sp in self.cfg.metrics if sp not in specs]},
                      s.stage_started, now, sides)
         if verdict.phase == Phase.SUCCESSFUL:
             self.stable_reference += sides["stable"]
