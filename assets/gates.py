@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Optional
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, Config, MetadataValue
 from pydantic import Field
 
-from evals.gate import PairedDifference, Verdict, decide, load_gate_specs, resolve_thresholds
+from evals.gate import PairedDifference, Verdict, decide, load_gate_specs, resolve_regression, resolve_thresholds
 from pipelines.resources import MlflowResource
 from serving.registry import CHALLENGER, PromotionRefused, is_rolled_back, move_alias, record_verdict
 from training.lineage import code_version
@@ -18,6 +19,9 @@ class GateConfig(Config):
         default={}, description="stricter thresholds for this run, e.g. {accuracy: 0.95}; floors: configs/gates.yaml")
     override_reason: str = Field(
         default="", description="why a threshold below the project floor is acceptable (recorded in the verdict)")
+    regression_tolerance: Optional[float] = Field(
+        default=None, description="drop allowed below the paired interval against the champion (gates with a "
+                                  "regression rule); above the project's, override_reason is required")
 
 
 def run_gate(context: AssetCheckExecutionContext, mlflow: MlflowResource, gate: str, config: GateConfig,
@@ -25,7 +29,7 @@ def run_gate(context: AssetCheckExecutionContext, mlflow: MlflowResource, gate: 
              comparison: PairedDifference | None = None, extra_metadata: dict | None = None) -> AssetCheckResult:
     """Decide `gate` on `metrics`, record the verdict on every judged (model, version), and give each
     version `challenger` when it passed (unless it was rolled back)."""
-    spec = load_gate_specs()[gate]
+    spec = resolve_regression(load_gate_specs()[gate], config.regression_tolerance, config.override_reason)
     thresholds = resolve_thresholds(spec, config.thresholds, config.override_reason)
     decision = decide(spec, thresholds, metrics, comparison)
     client = mlflow.client()

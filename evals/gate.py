@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -103,6 +103,18 @@ def resolve_thresholds(spec: GateSpec, overrides: dict[str, float] | None = None
                 "give override_reason to record why, or keep the floor")
         out.append(t)
     return tuple(out)
+
+
+def resolve_regression(spec: GateSpec, tolerance: float | None, override_reason: str = "") -> GateSpec:
+    """The spec with a per-run regression tolerance; one looser than the project's needs a recorded reason."""
+    if tolerance is None:
+        return spec
+    if spec.regression is None:
+        raise GateConfigError(f"gate '{spec.name}' has no regression rule to set a tolerance on")
+    if tolerance > spec.regression.tolerance and not override_reason.strip():
+        raise GateConfigError(f"gate '{spec.name}': a regression tolerance of {tolerance:g} is looser than the "
+                              f"project's {spec.regression.tolerance:g}; give override_reason to record why")
+    return replace(spec, regression=replace(spec.regression, tolerance=float(tolerance)))
 
 
 def check_floors(spec: GateSpec, thresholds: Sequence[Threshold]) -> list[str]:

@@ -202,3 +202,18 @@ def test_project_gates_have_the_design_floors():
     assert specs["dpo_preference_gate"].floors[0].value == 0.85
     with pytest.raises(GateConfigError, match="no gate"):
         gate_for_model("something-else")
+
+
+def test_a_looser_regression_tolerance_needs_a_recorded_reason():
+    from evals.gate import GateConfigError, PairedDifference, decide, load_gate_specs, resolve_regression
+
+    spec = load_gate_specs()["intent_gate"]
+    drop = PairedDifference(-0.01, -0.02, -0.005, 500)
+    assert not decide(spec, (), {}, drop).passed
+    with pytest.raises(GateConfigError, match="override_reason"):
+        resolve_regression(spec, 0.05)
+    looser = resolve_regression(spec, 0.05, "a test")
+    assert looser.regression.tolerance == 0.05 and decide(looser, (), {}, drop).passed
+    assert resolve_regression(spec, None) is spec
+    with pytest.raises(GateConfigError, match="no regression rule"):
+        resolve_regression(load_gate_specs()["guard_gate"], 0.1, "a test")

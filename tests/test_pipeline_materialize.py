@@ -36,9 +36,10 @@ TINY_GATE = GateConfig(thresholds={"real_in_scope_accuracy": 0.3, "real_oos_reca
                        override_reason="tiny model in a test")
 
 
-def _run_config(catalog: Path, overrides: dict, real_data=()) -> RunConfig:
+def _run_config(catalog: Path, overrides: dict, real_data=(), any_drop: bool = False) -> RunConfig:
+    gate = TINY_GATE.model_copy(update={"regression_tolerance": 1.0}) if any_drop else TINY_GATE
     return RunConfig(ops={
-        "intent_eval_intent_gate": TINY_GATE,
+        "intent_eval_intent_gate": gate,
         "intent_catalog": IntentCatalogConfig(path=str(catalog)),
         "synthetic_intents": SyntheticIntentsConfig(per_intent_templates=80, paraphrase_sources_per_intent=2,
                                                     paraphrases_per_source=2, batch_size=8),
@@ -121,14 +122,16 @@ def test_chain_registers_gates_and_promotes(env, small_catalog, tmp_path):
 def test_a_rolled_back_version_is_not_promoted_again_by_an_unchanged_run(env, small_catalog):
     tmp, resources = env
     client = resources["mlflow"].client()
+    # a second, different good model becomes champion, then a person rolls it back (two tiny models can differ
+    # significantly on the real slice either way: this test is about the rollback, so any drop is allowed)
     assert _materialize(resources, _run_config(small_catalog, GOOD)).success
-    # a second, different good model becomes champion, then a person rolls it back
-    second = _materialize(resources, _run_config(small_catalog, {**GOOD, "seed": 1}))
-    assert second.success and alias_version(client, "intent-classifier", CHAMPION) == "2"
+    second = _materialize(resources, _run_config(small_catalog, {**GOOD, "seed": 1}, any_drop=True))
+    assert second.success, [e.message for e in second.all_events if e.is_failure] + [c.description for c in second.get_asset_check_evaluations()]
+    assert alias_version(client, "intent-classifier", CHAMPION) == "2"
     restore_previous_champion(client, "intent-classifier")
     assert alias_version(client, "intent-classifier", CHAMPION) == "1"
     # the same configuration again reuses version 2's training run and passes its gate: 2 stays rolled back
-    again = _materialize(resources, _run_config(small_catalog, {**GOOD, "seed": 1}))
+    again = _materialize(resources, _run_config(small_catalog, {**GOOD, "seed": 1}, any_drop=True))
     assert _check(again, "intent_gate").passed
     assert alias_version(client, "intent-classifier", CHAMPION) == "1"
     meta = again.asset_materializations_for_node("intent_champion")[0].metadata
