@@ -16,6 +16,7 @@ from assets.rollout import CanaryRolloutConfig
 from evals.gate import Threshold, Verdict, load_gate_specs
 from pipelines.definitions import all_assets, all_checks
 from serving.registry import CHAMPION, alias_version, read_verdict, record_verdict
+from serving.rollout.records import RolloutRecords
 
 RELEASE = ["serving_bundle", "safety_eval", "canary_rollout"]
 UPSTREAM = ["intent_eval", "guard_model", "dpo_eval", "dp_embedder", "embedder_eval", "intent_catalog"]
@@ -111,7 +112,15 @@ def test_a_release_builds_the_bundle_judges_the_whole_bot_and_rolls_it_out(upstr
     assert verdict.passed and verdict.override_reason == "tiny models in a test"
     rollout = result.output_for_node("canary_rollout")
     assert rollout["phase"] == "Successful", rollout.get("reason")
+    stages = [(h["stage"], h["weight"], h["verdict"]) for h in rollout["records"]]
+    assert stages[0] == ("golden", 0.0, "Successful")
+    assert [s for s in stages if s[2] == "Successful" and s[0].startswith("stage")][:3] == [
+        ("stage 0", 20.0, "Successful"), ("stage 1", 50.0, "Successful"), ("stage 2", 100.0, "Successful")]
     assert alias_version(client, "convbot-bot", CHAMPION) == bundle["version"]
+    records = RolloutRecords(client)
+    assert len(records.for_version("convbot-bot", bundle["version"])) == len(rollout["records"])
+    assert records.broken_links() == []
+    assert {"rollout_chart", "records"} <= set(meta["canary_rollout"])
 
 
 def test_a_failed_release_gate_stops_the_rollout(upstream):

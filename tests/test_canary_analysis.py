@@ -63,3 +63,12 @@ def test_sample_size_for_a_margin():
     assert samples_for_margin(0.01, 0.02) > n
     assert {m.name for m in DEFAULT_METRICS} >= {"error_rate", "latency_ms", "refusal_rate", "correction_rate",
                                                  "intent_confidence", "guard_block_rate"}
+
+
+def test_a_stage_judging_several_metrics_tests_each_at_a_bonferroni_level():
+    # 17% refusals on the canary against 10% on stable, few samples: p ~ 0.04, significant alone, not once six
+    # metrics share the 5%
+    spec = MetricSpec("refusal_rate", "rate", "up", 0.10)
+    stable, canary = [1.0] * 20 + [0.0] * 180, [1.0] * 17 + [0.0] * 83
+    assert compare(spec, stable, canary, 0.0).phase == Phase.FAILED
+    assert compare(spec, stable, canary, 0.0, alpha=0.05 / 6).phase != Phase.FAILED

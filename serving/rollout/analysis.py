@@ -11,7 +11,8 @@ Mann-Whitney U test with the Hodges-Lehmann shift and its confidence interval (r
 median). The tolerance is the degradation worth catching, and it sets the sample size: a rate needs the
 canary requests that detect a rise of `tolerance` over the stable's own rate with power 0.8 at alpha 0.05.
 
-A metric FAILs when it is significantly worse in its bad direction (one-sided p < 0.05) by at least half the
+A metric FAILs when it is significantly worse in its bad direction (one-sided p < 0.05 divided by the number of
+metrics judged together, Bonferroni) by at least half the
 tolerance, or when its whole interval lies beyond the tolerance (so a badly broken canary fails on few
 requests); it PASSes once the sample size is reached without failing; before that it is INCONCLUSIVE.
 """
@@ -106,16 +107,16 @@ ALPHA = 0.05
 
 
 def _decide(shift: float, low: float, high: float, p_value: float, tolerance: float, bad_up: bool,
-            enough: bool) -> Phase:
+            enough: bool, alpha: float = ALPHA) -> Phase:
     worse = shift if bad_up else -shift  # degradation in the bad direction (positive = worse)
     beyond = low > tolerance if bad_up else high < -tolerance
-    if beyond or (p_value < ALPHA and worse >= tolerance / 2):
+    if beyond or (p_value < alpha and worse >= tolerance / 2):
         return Phase.FAILED
     return Phase.SUCCESSFUL if enough else Phase.INCONCLUSIVE
 
 
 def compare_rates(spec: MetricSpec, stable: Sequence[float], canary: Sequence[float], started_at: float,
-                  z: float = 1.959964) -> Measurement:
+                  z: float = 1.959964, alpha: float = ALPHA) -> Measurement:
     """Difference of proportions with a Newcombe (Wilson score) 95% interval."""
     now = time.time()
     n1, n2 = len(stable), len(canary)
@@ -143,7 +144,7 @@ def compare_rates(spec: MetricSpec, stable: Sequence[float], canary: Sequence[fl
 
     p_value = float(norm.sf(stat)) if spec.bad_direction == "up" else float(norm.cdf(stat))
     needed = max(spec.min_samples, samples_for_margin(p1 if spec.bad_direction == "up" else 1 - p1, spec.tolerance))
-    phase = _decide(d, low, high, p_value, spec.tolerance, spec.bad_direction == "up", n2 >= needed)
+    phase = _decide(d, low, high, p_value, spec.tolerance, spec.bad_direction == "up", n2 >= needed, alpha)
     note = "" if n2 >= needed or phase == Phase.FAILED else f"{n2} of the {needed} canary samples that detect the tolerance"
     return Measurement(spec.name, phase, n1, n2, p1, p2, d, low, high, stat, p_value, spec.tolerance, started_at, now,
                        note)
@@ -161,7 +162,7 @@ def hodges_lehmann(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> tu
 
 
 def compare_continuous(spec: MetricSpec, stable: Sequence[float], canary: Sequence[float],
-                       started_at: float) -> Measurement:
+                       started_at: float, alpha: float = ALPHA) -> Measurement:
     from scipy.stats import mannwhitneyu
 
     now = time.time()
@@ -175,13 +176,19 @@ def compare_continuous(spec: MetricSpec, stable: Sequence[float], canary: Sequen
     u, p = mannwhitneyu(y, x, alternative=alternative)
     shift, lo, hi = hodges_lehmann(x, y)
     scale = abs(float(np.median(x))) or 1.0
-    phase = _decide(shift / scale, lo / scale, hi / scale, float(p), spec.tolerance, spec.bad_direction == "up", True)
+    phase = _decide(shift / scale, lo / scale, hi / scale, float(p), spec.tolerance, spec.bad_direction == "up", True,
+                    alpha)
     return Measurement(spec.name, phase, len(x), len(y), float(np.median(x)), float(np.median(y)), shift / scale,
                        lo / scale, hi / scale, float(u), float(p), spec.tolerance, started_at, now)
 
 
-def compare(spec: MetricSpec, stable: Sequence[float], canary: Sequence[float], started_at: float) -> Measurement:
-    return (compare_rates if spec.kind == "rate" else compare_continuous)(spec, stable, canary, started_at)
+def compare(spec: MetricSpec, stable: Sequence[float], canary: Sequence[float], started_at: float,
+            alpha: float = ALPHA) -> Measurement:
+    """`alpha`: the one-sided test's level for this metric (a stage judging k metrics uses ALPHA / k, so that a
+    healthy canary fails a stage by chance at most 5% of the time)."""
+    if spec.kind == "rate":
+        return compare_rates(spec, stable, canary, started_at, alpha=alpha)
+    return compare_continuous(spec, stable, canary, started_at, alpha=alpha)
 
 
 @dataclass

@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
-from .analysis import DEFAULT_METRICS, MetricSpec, Phase, compare, judge
+from .analysis import ALPHA, DEFAULT_METRICS, MetricSpec, Phase, compare, judge
 
 SIGNALS = {
     "error_rate": lambda s: float(s["status"] >= 500),
@@ -103,8 +103,9 @@ class RolloutController:
         sides = split_samples(samples)
         self._note_first_bad(sides["canary"])
         critical = [sp for sp in self.cfg.metrics if sp.critical]
+        alpha = ALPHA / len(self.cfg.metrics)
         early = [compare(sp, metric_values(sp.name, self.stable_reference + sides["stable"]),
-                         metric_values(sp.name, sides["canary"]), s.stage_started) for sp in critical]
+                         metric_values(sp.name, sides["canary"]), s.stage_started, alpha) for sp in critical]
         if any(m.phase == Phase.FAILED for m in early):
             failed = [m for m in early if m.phase == Phase.FAILED]
             self._record(f"stage {s.stage}", s.weight, Phase.FAILED, {"measurements": [m.to_dict() for m in failed],
@@ -114,7 +115,7 @@ class RolloutController:
             return s.phase
         specs = [sp for sp in self.cfg.metrics if not (sp.load_dependent and s.weight >= 100.0)]
         measurements = [compare(sp, metric_values(sp.name, self.stable_reference + sides["stable"]),
-                                metric_values(sp.name, sides["canary"]), s.stage_started) for sp in specs]
+                                metric_values(sp.name, sides["canary"]), s.stage_started, alpha) for sp in specs]
         verdict = judge(measurements, specs)
         self._record(f"stage {s.stage}", s.weight, verdict.phase,
                      {"score": round(verdict.score, 4), "measurements": [m.to_dict() for m in measurements],
