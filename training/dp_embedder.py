@@ -43,7 +43,7 @@ class EmbedderTrainConfig:
     # DP-SGD wants large logical batches and enough steps (Li et al. 2022; De et al. 2022): the noise on the
     # mean gradient shrinks with the batch; training only the top layers keeps the noise dimension small.
     # Chosen on public data only (`python -m benchmarks.run dp_tune`, CLINC150): tuning spends no budget.
-    epochs: int = 6
+    epochs: int = 10
     batch_size: int = 256  # expected (logical) batch; with Poisson sampling each batch's size varies around it
     physical_batch_size: int = 64  # what fits in memory at once; Opacus' BatchMemoryManager splits logical batches
     learning_rate: float = 3e-3
