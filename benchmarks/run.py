@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.settings import reference_file
+from pipelines.settings import reference_file, state_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "state" / "bench" / "results.jsonl"
@@ -73,7 +73,7 @@ def bench_latency(model_dir: str | None = None, calls: int = 300) -> None:
     from serving.intent_stage import IntentStage
 
     if model_dir is None:
-        found = sorted((ROOT / "state" / "models" / "work" / "intent_model").glob("*/model"),
+        found = sorted((state_dir() / "models" / "work" / "intent_model").glob("*/model"),
                        key=lambda p: p.stat().st_mtime)
         if not found:
             sys.exit("no trained intent model under state/: run `make run` first")
@@ -445,8 +445,7 @@ def bench_transfer_ablation() -> None:
 
 def _latest_bundle() -> Path:
     """The newest serving bundle `make run` built (state/models/work/serving_bundle/<key>/bundle)."""
-    state = Path(os.environ.get("CONVBOT_STATE", ROOT / "state"))
-    bundles = sorted((state / "models" / "work" / "serving_bundle").glob("*/bundle/manifest.json"),
+    bundles = sorted((state_dir() / "models" / "work" / "serving_bundle").glob("*/bundle/manifest.json"),
                      key=lambda p: p.stat().st_mtime)
     if not bundles:
         raise SystemExit("no serving bundle yet: run `make run` first (the bot benchmarks use its bundle)")
