@@ -29,7 +29,7 @@ from training.intent_predictor import IntentPredictor
 from .guard_stage import GuardStage
 from .intent_stage import IntentStage
 from .knowledge import KnowledgeBase, load_knowledge
-from .llm_stage import LlmStage, sentences
+from .llm_stage import LlmStage, phrases
 from .postprocess import BrandRules, PostProcess
 from .preprocess import Preprocess, check_session_id
 from .router import Router, check_config
@@ -99,12 +99,13 @@ class Bot:
     def ready(self) -> bool:
         return self.llm is not None and self.sessions.ping()
 
-    def _route(self, session_id: str, text: str) -> Turn:
+    def route(self, session_id: str, text: str) -> Turn:
+        """The routing path alone (preprocess, guard, intent, context, router): fast, safe to run concurrently."""
         return self.routing(Turn(session_id=session_id, text=text))
 
-    def respond(self, session_id: str, text: str) -> Turn:
-        """One whole turn: routed, answered, post-processed, stored in the session."""
-        turn = self._route(session_id, text)
+    def finish(self, turn: Turn) -> Turn:
+        """The rest of a routed turn: the LLM when the router chose it (one generation at a time),
+        post-processing, and the turn stored in its session."""
         if turn.route == "llm":
             with self.llm_lock:
                 self._timed(turn, "llm", lambda: self.llm(turn))
@@ -112,39 +113,48 @@ class Bot:
         self.sessions.append(turn.session_id, turn.record())
         return turn
 
+    def respond(self, session_id: str, text: str) -> Turn:
+        """One whole turn: routed, answered, post-processed, stored in the session."""
+        return self.finish(self.route(session_id, text))
+
     def stream(self, session_id: str, text: str) -> tuple[Turn, Iterator[str]]:
-        """The turn and its answer as chunks. LLM answers come a sentence at a time, each checked by the guard
-        and redacted before it is sent; other routes come as one chunk."""
-        turn = self._route(session_id, text)
+        """The turn and its answer as chunks (see `answer_chunks`)."""
+        turn = self.route(session_id, text)
+        return turn, self.answer_chunks(turn)
+
+    def answer_chunks(self, turn: Turn) -> Iterator[str]:
+        """A routed turn's answer as chunks. LLM answers come a sentence or clause at a time (`phrases`): the
+        guard checks the answer so far and each chunk is redacted before it is sent; the brand's sign-off comes
+        last, once. Other routes come as one chunk. The turn is stored when the last chunk has been made."""
         if turn.route != "llm":
-            self._timed(turn, "postprocess", lambda: self.post(turn))
-            self.sessions.append(turn.session_id, turn.record())
-            return turn, iter([turn.answer])
-
-        def chunks() -> Iterator[str]:
-            with self.llm_lock:
-                yield from _answer()
-
-        def _answer() -> Iterator[str]:
+            self.finish(turn)
+            yield turn.answer
+            return
+        with self.llm_lock:
             turn.user_redacted = self.post.redact(turn.clean)
-            start, sent = time.perf_counter(), []
-            for sentence in sentences(self.llm.tokens(turn)):
-                if not self.post.check_output(turn, sentence):
-                    yield turn.answer  # the refusal replaces the rest
-                    sent = [turn.answer]
+            start, raw, sent = time.perf_counter(), [], []
+            for phrase in phrases(self.llm.tokens(turn)):
+                raw.append(phrase)
+                if not self.post.check_output(turn, " ".join(raw)):
+                    sent = [turn.answer]  # the refusal replaces the rest
+                    yield turn.answer
                     break
-                piece = self.post.finish_text(sentence)
-                sent.append(piece)
-                yield piece
+                piece = self.post.finish_piece(phrase)
+                if piece:
+                    sent.append(piece)
+                    yield piece
             if not sent:
                 turn.answer = self.brand.refusal(None)
                 sent = [turn.answer]
                 yield turn.answer
-            turn.answer = turn.answer if turn.refused else " ".join(sent)
+            if not turn.refused:
+                sign_off = self.brand.sign_off()
+                if sign_off:
+                    sent.append(sign_off)
+                    yield sign_off
+                turn.answer = " ".join(sent)
             turn.timings_ms["llm"] = (time.perf_counter() - start) * 1000
-            self.sessions.append(turn.session_id, turn.record())
-
-        return turn, chunks()
+        self.sessions.append(turn.session_id, turn.record())
 
     def _timed(self, turn: Turn, name: str, fn) -> None:
         start = time.perf_counter()

@@ -14,6 +14,8 @@ from serving.llm_runtime import encode_prompt
 from .turn import Turn
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+_TRAILING_DIGITS = re.compile(r"\d[,;:]?$")
 
 
 @dataclass
@@ -65,15 +67,29 @@ class LlmStage:
         return turn
 
 
-def sentences(pieces: Iterator[str]) -> Iterator[str]:
-    """Regroup streamed pieces into whole sentences, so each can be checked and redacted before it is sent."""
+def phrases(pieces: Iterator[str], min_words: int = 4) -> Iterator[str]:
+    """Regroup streamed pieces into sentences, or clauses of at least `min_words` words, so each can be checked
+    and redacted before it is sent while the first one still comes early. A clause ends at ",;:" followed by a
+    space; a run of digits never ends one ("call 555, 1234" stays whole), so a number is redacted in one piece."""
     buffer = ""
     for piece in pieces:
         buffer += piece
-        parts = _SENTENCE_END.split(buffer)
-        for done in parts[:-1]:
-            if done.strip():
-                yield done.strip()
-        buffer = parts[-1]
+        while True:
+            cut = _cut(buffer, min_words)
+            if cut is None:
+                break
+            done, buffer = buffer[:cut].strip(), buffer[cut:].lstrip()
+            if done:
+                yield done
     if buffer.strip():
         yield buffer.strip()
+
+
+def _cut(buffer: str, min_words: int) -> int | None:
+    sentence = _SENTENCE_END.search(buffer)
+    clause = _CLAUSE_END.search(buffer)
+    while clause is not None and (len(buffer[:clause.start()].split()) < min_words
+                                  or _TRAILING_DIGITS.search(buffer[:clause.start()])):
+        clause = _CLAUSE_END.search(buffer, clause.end())
+    ends = [m.end() for m in (sentence, clause) if m is not None]
+    return min(ends) if ends else None

@@ -39,7 +39,8 @@ class BrandRules:
         refusals = self.reload_if_changed()["refusals"]
         return refusals.get(category or "default") or refusals["default"]
 
-    def apply(self, text: str) -> str:
+    def rewrite(self, text: str) -> str:
+        """Banned phrases and tone rules; no sign-off, so that a streamed answer can be rewritten piece by piece."""
         rules = self.reload_if_changed()
         for phrase, replacement in (rules.get("banned_phrases") or {}).items():
             text = re.sub(re.escape(phrase), replacement, text, flags=re.IGNORECASE)
@@ -50,11 +51,15 @@ class BrandRules:
         if limit is not None:
             parts = text.split("!")
             text = "!".join(parts[: limit + 1]) + ".".join([""] + parts[limit + 1:]) if len(parts) > limit + 1 else text
-        text = re.sub(r"\s{2,}", " ", text).strip()
-        sign_off = (rules.get("sign_off") or "").strip()
-        if sign_off and not text.endswith(sign_off):
-            text = f"{text} {sign_off}"
-        return text
+        return re.sub(r"\s{2,}", " ", text).strip()
+
+    def sign_off(self) -> str:
+        return (self.reload_if_changed().get("sign_off") or "").strip()
+
+    def apply(self, text: str) -> str:
+        """A whole answer in the brand's voice: rewritten, then signed off once."""
+        text, sign_off = self.rewrite(text), self.sign_off()
+        return f"{text} {sign_off}" if sign_off and not text.endswith(sign_off) else text
 
 
 @dataclass
@@ -87,6 +92,10 @@ class PostProcess:
 
     def finish_text(self, text: str) -> str:
         return self.brand.apply(self.redact(text))
+
+    def finish_piece(self, text: str) -> str:
+        """One streamed piece of an answer: redacted and rewritten, not signed off (the stream ends with that)."""
+        return self.brand.rewrite(self.redact(text))
 
     def __call__(self, turn: Turn) -> Turn:
         turn.user_redacted = self.redact(turn.clean)

@@ -17,6 +17,7 @@ import os
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -83,6 +84,9 @@ class State:
         self.error: str | None = None
         self.version = settings.version_label
         self.llm_lock = threading.Lock()  # one generation at a time: two on 2 cores only slow both
+        # Generations wait in their own one-thread queue: in the shared thread pool, turns waiting for the LLM
+        # would hold every worker and intent-answered turns would queue behind them.
+        self.llm_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convbot-llm")
 
     def load(self) -> None:
         try:
@@ -125,6 +129,7 @@ def build_app(settings: Settings) -> FastAPI:
         loader = threading.Thread(target=state.load, daemon=True)
         loader.start()
         yield
+        state.llm_pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="convbot", lifespan=lifespan)
     app.state.convbot = state
@@ -178,15 +183,22 @@ def build_app(settings: Settings) -> FastAPI:
     def metrics(state: State = Depends(get_state)):
         return PlainTextResponse(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    def _respond(bot, body: ChatRequest):
-        start = time.perf_counter()
-        turn = bot.respond(body.session_id, body.text)
-        state.metrics.observe_turn(turn, "refused" if turn.refused else "ok", state.version, time.perf_counter() - start)
-        return turn
+    async def _in_llm_queue(fn, *args):
+        state.metrics.llm_waiting.inc()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(state.llm_pool, fn, *args)
+        finally:
+            state.metrics.llm_waiting.dec()
 
     @app.post("/v1/chat", response_model=ChatResponse)
     async def chat(body: ChatRequest, bot=Depends(ready_bot)):
-        turn = await asyncio.to_thread(_respond, bot, body)
+        start = time.perf_counter()
+        turn = await asyncio.to_thread(bot.route, body.session_id, body.text)
+        if turn.route == "llm":
+            await _in_llm_queue(bot.finish, turn)
+        else:
+            await asyncio.to_thread(bot.finish, turn)
+        state.metrics.observe_turn(turn, "refused" if turn.refused else "ok", state.version, time.perf_counter() - start)
         return ChatResponse(turn_id=turn.turn_id, answer=turn.answer, intent=turn.intent, confidence=turn.confidence,
                             route=turn.route, citations=turn.citations, refused=turn.refused,
                             versions={"bundle": state.version, **bot.versions}, timings_ms=turn.timings_ms)
@@ -194,12 +206,31 @@ def build_app(settings: Settings) -> FastAPI:
     @app.post("/v1/chat/stream")
     async def chat_stream(body: ChatRequest, bot=Depends(ready_bot)):
         start = time.perf_counter()
-        turn, chunks = await asyncio.to_thread(bot.stream, body.session_id, body.text)
+        turn = await asyncio.to_thread(bot.route, body.session_id, body.text)
+        meta = {"turn_id": turn.turn_id, "intent": turn.intent, "confidence": turn.confidence, "route": turn.route}
 
-        def events():
-            meta = {"turn_id": turn.turn_id, "intent": turn.intent, "confidence": turn.confidence, "route": turn.route}
+        async def chunks():
+            if turn.route != "llm":
+                yield await asyncio.to_thread(lambda: "".join(bot.answer_chunks(turn)))
+                return
+            # the generation runs in the LLM queue and hands each chunk over as soon as it is made
+            loop, queue = asyncio.get_running_loop(), asyncio.Queue()
+
+            def produce():
+                try:
+                    for piece in bot.answer_chunks(turn):
+                        loop.call_soon_threadsafe(queue.put_nowait, piece)
+                finally:
+                    loop.call_soon_threadsafe(queue.put_nowait, None)
+
+            done = asyncio.ensure_future(_in_llm_queue(produce))
+            while (piece := await queue.get()) is not None:
+                yield piece
+            await done  # raises what the generation raised
+
+        async def events():
             yield f"event: meta\ndata: {json.dumps(meta)}\n\n"
-            for piece in chunks:
+            async for piece in chunks():
                 yield f"event: delta\ndata: {json.dumps({'text': piece})}\n\n"
             done = {"answer": turn.answer, "refused": turn.refused, "route": turn.route, "citations": turn.citations}
             yield f"event: done\ndata: {json.dumps(done)}\n\n"

@@ -24,6 +24,7 @@ class BotMetrics:
                               buckets=LATENCY_BUCKETS, registry=r)
         self.confidence = Histogram("convbot_intent_confidence", "Calibrated confidence of the chosen intent",
                                     buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0), registry=r)
+        self.llm_waiting = Gauge("convbot_llm_requests_waiting", "LLM turns queued or generating", registry=r)
         self.feedback = Counter("convbot_feedback_total", "Corrections received through /v1/feedback", registry=r)
         self.errors = Counter("convbot_errors_total", "Requests answered with an error status", ["status"], registry=r)
         self.ready = Gauge("convbot_ready", "1 when every model is loaded", registry=r)

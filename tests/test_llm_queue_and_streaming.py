@@ -1,0 +1,143 @@
+"""Serving under load: LLM turns wait in their own queue (intent-answered turns never queue behind them), a
+streamed answer's first chunk leaves before the generation ends, and the brand's sign-off comes once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+
+import httpx
+import pytest
+
+from serving.bot.llm_stage import phrases
+from serving.bot.turn import Turn
+from tests.servers import free_port
+
+
+def test_phrases_cut_at_sentences_and_long_clauses_and_keep_every_word():
+    pieces = ["Sure, ", "I can help. Paris is lovely, with ", "many museums, parks and small cafes; ",
+              "call 555, 1234 for more", ".\nBye"]
+    out = list(phrases(iter(pieces)))
+    assert out == ["Sure, I can help.", "Paris is lovely, with many museums,", "parks and small cafes;",
+                   "call 555, 1234 for more.", "Bye"]
+    assert " ".join(out).split() == "".join(pieces).split()
+
+
+def test_phrases_never_end_a_clause_after_a_digit():
+    # a phone number split at its comma would reach the redactor in two halves
+    assert list(phrases(iter(["my number is 555, 1234, thanks"]))) == ["my number is 555, 1234, thanks"]
+
+
+class ScriptedBot:
+    """Routes "llm ..." texts to the LLM route; its LLM turns block until `release` is set."""
+
+    versions: dict = {}
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.first_chunk_sent = threading.Event()
+
+    def route(self, session_id, text):
+        turn = Turn(session_id=session_id, text=text)
+        turn.route, turn.intent, turn.confidence = ("llm", None, 0.2) if text.startswith("llm") else ("template", "greet", 0.9)
+        return turn
+
+    def finish(self, turn):
+        if turn.route == "llm":
+            assert self.release.wait(30)
+        turn.answer = f"answer to {turn.text}"
+        return turn
+
+    def answer_chunks(self, turn):
+        if turn.route != "llm":
+            yield self.finish(turn).answer
+            return
+        yield "first."
+        self.first_chunk_sent.set()
+        assert self.release.wait(30)
+        yield "second."
+        turn.answer = "first. second."
+
+
+@pytest.fixture()
+def scripted_service(tmp_path):
+    import uvicorn
+
+    from serving.http.app import Settings, build_app
+
+    app = build_app(Settings(bundle=str(tmp_path), verify_bundle=False))
+    bot = ScriptedBot()
+    app.state.convbot.bot = bot
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", bot
+    bot.release.set()
+    server.should_exit = True
+    thread.join(10)
+    app.state.convbot.llm_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_intent_turns_do_not_queue_behind_waiting_llm_turns(scripted_service):
+    base, bot = scripted_service
+    # more waiting LLM turns than the shared thread pool has workers (min(32, cores + 4))
+    with httpx.Client(base_url=base, timeout=60) as client:
+        llm_threads = [threading.Thread(target=client.post, args=("/v1/chat",),
+                                        kwargs={"json": {"session_id": f"s{i}", "text": f"llm {i}"}})
+                       for i in range(40)]
+        for t in llm_threads:
+            t.start()
+        deadline = time.time() + 20
+        while time.time() < deadline and "convbot_llm_requests_waiting 40.0" not in client.get("/metrics").text:
+            time.sleep(0.05)
+        assert "convbot_llm_requests_waiting 40.0" in client.get("/metrics").text
+        r = client.post("/v1/chat", json={"session_id": "fast", "text": "hello"}, timeout=10)
+        assert r.status_code == 200 and r.json()["route"] == "template"
+        assert not bot.release.is_set() and all(t.is_alive() for t in llm_threads)
+        bot.release.set()
+        for t in llm_threads:
+            t.join(30)
+
+
+def test_a_streamed_answer_sends_its_first_chunk_before_the_generation_ends(scripted_service):
+    base, bot = scripted_service
+    with httpx.stream("POST", f"{base}/v1/chat/stream", json={"session_id": "s", "text": "llm tell me"},
+                      timeout=30) as r:
+        lines = r.iter_lines()
+        events = []
+        for line in lines:
+            if line.startswith("data: "):
+                events.append(json.loads(line.removeprefix("data: ")))
+                if "text" in events[-1]:
+                    break
+        # the first chunk arrived while the generation is still held
+        assert events[-1] == {"text": "first."} and not bot.release.is_set()
+        bot.release.set()
+        rest = [json.loads(line.removeprefix("data: ")) for line in lines if line.startswith("data: ")]
+    assert rest[0] == {"text": "second."} and rest[-1]["answer"] == "first. second."
+
+
+def test_a_streamed_llm_answer_is_signed_off_once_at_the_end(tiny_bundle, tmp_path):
+    from serving.bot.bot import Bot
+
+    folder = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, folder)
+    brand = folder / "brand.yaml"
+    brand.write_text(brand.read_text().replace('sign_off: ""', 'sign_off: "- convbot"'))
+    assert "- convbot" in brand.read_text()
+    bot = Bot(folder)
+    bot.llm.max_new_tokens = 24
+    bot.post.output_guard = None  # the tiny guard is random: the answer must not become a refusal here
+    turn = bot.route("s", "search the web for the history of jazz")
+    assert turn.route == "llm"
+    chunks = list(bot.answer_chunks(turn))
+    assert not turn.refused and len(chunks) >= 2
+    assert chunks[-1] == "- convbot" and sum(c.count("- convbot") for c in chunks) == 1
+    assert turn.answer.endswith("- convbot") and turn.answer.count("- convbot") == 1
+    assert bot.sessions.history("s")[-1]["bot"] == turn.answer
