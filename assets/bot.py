@@ -22,7 +22,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from evals.safety import LlmJudge, load_redteam, load_xstest, safety_report, string_match_refusal
+from evals.safety import LlmJudge, answer_prompts, load_redteam, load_xstest, safety_report, string_match_refusal
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import PROJECT_ROOT, project_path
 from serving.registry import PromotionRefused, verify_promotable
@@ -247,17 +247,10 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
         bot = Bot(serving_bundle["folder"], SqliteSessions(Path(tmp) / "sessions.db"))
         bot.llm.max_new_tokens = config.max_new_tokens
         own_refusals = list((bot.brand.reload_if_changed().get("refusals") or {}).values())
-        answers, routes, refused, routing_ms = [], [], [], []
-        for i, prompt in enumerate(prompts["prompt"]):
-            start = time.perf_counter()
-            turn = bot.respond(f"eval-{i}", prompt)
-            elapsed = (time.perf_counter() - start) * 1000
-            if turn.route != "llm":
-                routing_ms.append(elapsed)
-            answers.append(turn.answer)
-            routes.append(turn.route)
-            refused.append(turn.refused or string_match_refusal(turn.answer, own_refusals))
-    rows = prompts.assign(answer=answers, route=routes, refused=refused)
+        turns, routing_ms = answer_prompts(bot, prompts["prompt"].tolist())
+    rows = prompts.assign(answer=[t.answer for t in turns], route=[t.route for t in turns],
+                          refused=[t.refused or string_match_refusal(t.answer, own_refusals) for t in turns])
+    routes = rows["route"].tolist()
     report = safety_report(rows)
     judge_agreement = None
     if config.judge_base_url:

@@ -7,11 +7,12 @@ import json
 import shutil
 import threading
 import time
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
-from serving.bot.llm_stage import phrases
+from serving.bot.llm_stage import _END, phrases
 from serving.bot.turn import Turn
 from tests.servers import free_port
 
@@ -34,6 +35,7 @@ class ScriptedBot:
     """Routes "llm ..." texts to the LLM route; its LLM turns block until `release` is set."""
 
     versions: dict = {}
+    llm = SimpleNamespace(max_batch_size=8)
 
     def __init__(self):
         self.release = threading.Event()
@@ -69,7 +71,7 @@ def scripted_service(tmp_path):
 
     app = build_app(Settings(bundle=str(tmp_path), verify_bundle=False))
     bot = ScriptedBot()
-    app.state.convbot.bot = bot
+    app.state.convbot.attach(bot)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -141,3 +143,84 @@ def test_a_streamed_llm_answer_is_signed_off_once_at_the_end(tiny_bundle, tmp_pa
     assert chunks[-1] == "- convbot" and sum(c.count("- convbot") for c in chunks) == 1
     assert turn.answer.endswith("- convbot") and turn.answer.count("- convbot") == 1
     assert bot.sessions.history("s")[-1]["bot"] == turn.answer
+
+
+@pytest.fixture()
+def llm_stage(tiny_llm):
+    from serving.bot.llm_stage import LlmStage
+    from serving.llm_runtime import load_causal_lm
+
+    model, tokenizer = load_causal_lm(tiny_llm)
+    return LlmStage(model, tokenizer, "You are a test bot.", max_new_tokens=12, max_batch_size=8)
+
+
+def _llm_turn(text: str) -> Turn:
+    turn = Turn(session_id="s", text=text, clean=text)
+    turn.route = "llm"
+    return turn
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_batch_gives_each_turn_what_plain_greedy_generation_gives_it(llm_stage):
+    import torch
+
+    from serving.llm_runtime import encode_prompt
+
+    texts = ["hi", "tell me something about the history of jazz music", "what is two plus two"]
+    turns = [_llm_turn(t) for t in texts]
+    got: list[list] = [[] for _ in turns]
+    llm_stage.generate(turns, [g.append for g in got], [time.perf_counter()] * len(turns))
+    tok = llm_stage.tokenizer
+    for turn, pieces in zip(turns, got):
+        ids = torch.tensor([encode_prompt(tok, llm_stage.messages(turn))])
+        with torch.inference_mode():
+            out = llm_stage.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=12,
+                                           pad_token_id=tok.pad_token_id or tok.eos_token_id)
+        alone = out[0, ids.shape[1]:].tolist()
+        expected = tok.decode([t for t in alone if t != tok.eos_token_id], skip_special_tokens=True)
+        assert pieces[-1] is _END and "".join(p for p in pieces if isinstance(p, str)) == expected
+        assert turn.llm_tokens == len(alone) and turn.ttft_ms is not None
+
+
+def test_turns_that_wait_together_are_generated_in_one_batch_and_errors_reach_every_caller(llm_stage):
+    sizes, hold = [], threading.Event()
+
+    def generate(turns, sinks, started):
+        sizes.append(len(turns))
+        if len(sizes) == 1:
+            assert hold.wait(30)
+        if any(t.text == "boom" for t in turns):
+            raise RuntimeError("generation failed")
+        for turn, sink in zip(turns, sinks):
+            sink(f"answer to {turn.text}")
+            sink(_END)
+
+    llm_stage.generate = generate
+    answers = {}
+
+    def ask(text):
+        try:
+            answers[text] = "".join(llm_stage.tokens(_llm_turn(text)))
+        except RuntimeError as exc:
+            answers[text] = exc
+
+    first = threading.Thread(target=ask, args=("first",))
+    first.start()
+    deadline = time.time() + 10
+    while not sizes and time.time() < deadline:
+        time.sleep(0.01)
+    waiting = [threading.Thread(target=ask, args=(f"q{i}",)) for i in range(5)]
+    for t in waiting:
+        t.start()
+    while len(llm_stage._pending) < 5 and time.time() < deadline:
+        time.sleep(0.01)
+    hold.set()
+    for t in [first, *waiting]:
+        t.join(10)
+    assert sizes == [1, 5]
+    assert answers == {"first": "answer to first", **{f"q{i}": f"answer to q{i}" for i in range(5)}}
+    # a failed batch fails its callers, and the worker serves the next one
+    ask("boom")
+    assert isinstance(answers["boom"], RuntimeError)
+    ask("after")
+    assert answers["after"] == "answer to after"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,8 +57,7 @@ class Context:
 
 class Bot:
     def __init__(self, folder: str | Path, sessions: SessionStore | None = None,
-                 observe: Callable[[str, float], None] | None = None, load_llm: bool = True,
-                 llm_lock: threading.Lock | None = None):
+                 observe: Callable[[str, float], None] | None = None, load_llm: bool = True):
         from serving.guard.classifier import GuardClassifier
 
         folder = Path(folder)
@@ -81,7 +79,7 @@ class Bot:
             model, tokenizer = load_causal_lm(folder / "models" / "llm")
             llm_cfg = self.config.get("llm") or {}
             self.llm = LlmStage(model, tokenizer, llm_cfg.get("system_prompt", ""), int(llm_cfg.get("max_new_tokens", 64)),
-                                int(self.config.get("history_turns", 6)))
+                                int(self.config.get("history_turns", 6)), int(llm_cfg.get("max_batch_size", 8)))
         self.post = PostProcess(self.brand, self.guard)
         self.routing = Pipeline([
             Preprocess(int(self.config.get("max_chars", 1000))),
@@ -92,8 +90,6 @@ class Bot:
         ], observe)
         self.observe = observe
         self.versions = self.manifest.get("versions", {})
-        # routing turns run concurrently; generations one at a time (two on a small CPU only slow both)
-        self.llm_lock = llm_lock or threading.Lock()
 
     @property
     def ready(self) -> bool:
@@ -104,11 +100,10 @@ class Bot:
         return self.routing(Turn(session_id=session_id, text=text))
 
     def finish(self, turn: Turn) -> Turn:
-        """The rest of a routed turn: the LLM when the router chose it (one generation at a time),
+        """The rest of a routed turn: the LLM when the router chose it (batched with other waiting turns),
         post-processing, and the turn stored in its session."""
         if turn.route == "llm":
-            with self.llm_lock:
-                self._timed(turn, "llm", lambda: self.llm(turn))
+            self._timed(turn, "llm", lambda: self.llm(turn))
         self._timed(turn, "postprocess", lambda: self.post(turn))
         self.sessions.append(turn.session_id, turn.record())
         return turn
@@ -130,30 +125,29 @@ class Bot:
             self.finish(turn)
             yield turn.answer
             return
-        with self.llm_lock:
-            turn.user_redacted = self.post.redact(turn.clean)
-            start, raw, sent = time.perf_counter(), [], []
-            for phrase in phrases(self.llm.tokens(turn)):
-                raw.append(phrase)
-                if not self.post.check_output(turn, " ".join(raw)):
-                    sent = [turn.answer]  # the refusal replaces the rest
-                    yield turn.answer
-                    break
-                piece = self.post.finish_piece(phrase)
-                if piece:
-                    sent.append(piece)
-                    yield piece
-            if not sent:
-                turn.answer = self.brand.refusal(None)
-                sent = [turn.answer]
+        turn.user_redacted = self.post.redact(turn.clean)
+        start, raw, sent = time.perf_counter(), [], []
+        for phrase in phrases(self.llm.tokens(turn)):
+            raw.append(phrase)
+            if not self.post.check_output(turn, " ".join(raw)):
+                sent = [turn.answer]  # the refusal replaces the rest
                 yield turn.answer
-            if not turn.refused:
-                sign_off = self.brand.sign_off()
-                if sign_off:
-                    sent.append(sign_off)
-                    yield sign_off
-                turn.answer = " ".join(sent)
-            turn.timings_ms["llm"] = (time.perf_counter() - start) * 1000
+                break
+            piece = self.post.finish_piece(phrase)
+            if piece:
+                sent.append(piece)
+                yield piece
+        if not sent:
+            turn.answer = self.brand.refusal(None)
+            sent = [turn.answer]
+            yield turn.answer
+        if not turn.refused:
+            sign_off = self.brand.sign_off()
+            if sign_off:
+                sent.append(sign_off)
+                yield sign_off
+            turn.answer = " ".join(sent)
+        turn.timings_ms["llm"] = (time.perf_counter() - start) * 1000
         self.sessions.append(turn.session_id, turn.record())
 
     def _timed(self, turn: Turn, name: str, fn) -> None:

@@ -83,10 +83,9 @@ class State:
         self.bot = None
         self.error: str | None = None
         self.version = settings.version_label
-        self.llm_lock = threading.Lock()  # one generation at a time: two on 2 cores only slow both
-        # Generations wait in their own one-thread queue: in the shared thread pool, turns waiting for the LLM
-        # would hold every worker and intent-answered turns would queue behind them.
-        self.llm_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convbot-llm")
+        # LLM turns wait in threads of their own, as many as one generated batch takes: in the shared thread
+        # pool, turns waiting for the LLM would hold every worker and intent-answered turns would queue behind them
+        self.llm_pool: ThreadPoolExecutor | None = None
 
     def load(self) -> None:
         try:
@@ -98,11 +97,15 @@ class State:
             manifest = verify(folder) if self.settings.verify_bundle else {}
             self.version = self.version or str(manifest.get("version", "dev"))
             sessions = open_sessions(self.settings.sessions, folder.parent / f".sessions-{folder.name}.db")
-            self.bot = Bot(folder, sessions, observe=lambda stage, s: self.metrics.stage.labels(stage).observe(s),
-                           llm_lock=self.llm_lock)
-            self.metrics.ready.set(1)
+            self.attach(Bot(folder, sessions, observe=lambda stage, s: self.metrics.stage.labels(stage).observe(s)))
         except Exception as exc:  # noqa: BLE001 - reported by /readyz, the process stays up to say why
             self.error = f"{exc.__class__.__name__}: {exc}"
+
+    def attach(self, bot) -> None:
+        """Serve this (loaded) bot from now on."""
+        self.llm_pool = ThreadPoolExecutor(max_workers=bot.llm.max_batch_size, thread_name_prefix="convbot-llm")
+        self.bot = bot
+        self.metrics.ready.set(1)
 
 
 def get_state(request: Request) -> State:
@@ -129,7 +132,8 @@ def build_app(settings: Settings) -> FastAPI:
         loader = threading.Thread(target=state.load, daemon=True)
         loader.start()
         yield
-        state.llm_pool.shutdown(wait=False, cancel_futures=True)
+        if state.llm_pool is not None:
+            state.llm_pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="convbot", lifespan=lifespan)
     app.state.convbot = state
