@@ -224,3 +224,28 @@ def test_turns_that_wait_together_are_generated_in_one_batch_and_errors_reach_ev
     assert isinstance(answers["boom"], RuntimeError)
     ask("after")
     assert answers["after"] == "answer to after"
+
+
+def test_the_llm_pauses_while_routing_turns_run_and_never_longer_than_its_cap():
+    from serving.bot.llm_stage import RoutingFirst
+
+    gate = RoutingFirst(max_pause_s=0.5)
+    start = time.perf_counter()
+    gate.wait()
+    assert time.perf_counter() - start < 0.1, "paused with no routing turn in flight"
+    with gate.routing():
+        start = time.perf_counter()
+        gate.wait()
+        assert 0.45 <= time.perf_counter() - start < 2, "a routing turn that never ends must not stall the LLM"
+
+    def routing_turn():
+        with gate.routing():
+            time.sleep(0.1)
+
+    worker = threading.Thread(target=routing_turn)
+    worker.start()
+    time.sleep(0.02)
+    start = time.perf_counter()
+    gate.wait()
+    assert time.perf_counter() - start < 0.4, "the LLM did not resume when the routing turn ended"
+    worker.join()

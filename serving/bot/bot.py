@@ -28,7 +28,7 @@ from training.intent_predictor import IntentPredictor
 from .guard_stage import GuardStage
 from .intent_stage import IntentStage
 from .knowledge import KnowledgeBase, load_knowledge
-from .llm_stage import LlmStage, phrases
+from .llm_stage import LlmStage, RoutingFirst, phrases
 from .postprocess import BrandRules, PostProcess
 from .preprocess import Preprocess, check_session_id
 from .router import Router, check_config
@@ -73,13 +73,15 @@ class Bot:
         self.sessions = sessions or SqliteSessions(Path(tempfile.mkdtemp(prefix="convbot-sessions-")) / "sessions.db")
         knowledge = KnowledgeBase(load_knowledge(folder / "knowledge.yaml"), _embedder(folder))
         self.llm = None
+        self.routing_first = RoutingFirst(float((self.config.get("llm") or {}).get("max_pause_ms", 50)) / 1000)
         if load_llm:
             from serving.llm_runtime import load_causal_lm
 
             model, tokenizer = load_causal_lm(folder / "models" / "llm")
             llm_cfg = self.config.get("llm") or {}
             self.llm = LlmStage(model, tokenizer, llm_cfg.get("system_prompt", ""), int(llm_cfg.get("max_new_tokens", 64)),
-                                int(self.config.get("history_turns", 6)), int(llm_cfg.get("max_batch_size", 8)))
+                                int(self.config.get("history_turns", 6)), int(llm_cfg.get("max_batch_size", 8)),
+                                before_step=self.routing_first.wait)
         self.post = PostProcess(self.brand, self.guard)
         self.routing = Pipeline([
             Preprocess(int(self.config.get("max_chars", 1000))),
@@ -96,15 +98,20 @@ class Bot:
         return self.llm is not None and self.sessions.ping()
 
     def route(self, session_id: str, text: str) -> Turn:
-        """The routing path alone (preprocess, guard, intent, context, router): fast, safe to run concurrently."""
-        return self.routing(Turn(session_id=session_id, text=text))
+        """The routing path alone (preprocess, guard, intent, context, router): fast, safe to run concurrently;
+        the LLM pauses while it runs (`RoutingFirst`)."""
+        with self.routing_first.routing():
+            return self.routing(Turn(session_id=session_id, text=text))
 
     def finish(self, turn: Turn) -> Turn:
         """The rest of a routed turn: the LLM when the router chose it (batched with other waiting turns),
         post-processing, and the turn stored in its session."""
         if turn.route == "llm":
             self._timed(turn, "llm", lambda: self.llm(turn))
-        self._timed(turn, "postprocess", lambda: self.post(turn))
+            self._timed(turn, "postprocess", lambda: self.post(turn))
+        else:
+            with self.routing_first.routing():
+                self._timed(turn, "postprocess", lambda: self.post(turn))
         self.sessions.append(turn.session_id, turn.record())
         return turn
 

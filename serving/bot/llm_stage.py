@@ -10,6 +10,7 @@ import queue
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -31,6 +32,7 @@ class LlmStage:
     max_new_tokens: int = 64
     history_turns: int = 6
     max_batch_size: int = 8
+    before_step: Callable[[], None] | None = None  # called between decode steps (e.g. RoutingFirst.wait)
     name: str = "llm"
     always: bool = False
     _pending: list = field(default_factory=list, init=False, repr=False)
@@ -87,11 +89,39 @@ class LlmStage:
         width = max(map(len, prompts))
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], dtype=torch.long)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], dtype=torch.long)
-        streamer = _BatchStreamer(tok, turns, sinks, started, _eos_ids(self.model, tok))
+        streamer = _BatchStreamer(tok, turns, sinks, started, _eos_ids(self.model, tok), self.before_step)
         with torch.inference_mode():
             self.model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=self.max_new_tokens,
                                 pad_token_id=pad, temperature=None, top_p=None, top_k=None, streamer=streamer)
         streamer.end()
+
+
+class RoutingFirst:
+    """Routing turns go first: while any is in flight the LLM pauses between decode steps, up to `max_pause_s`
+    a step. On a small CPU two torch computations at once oversubscribe the cores, and a routing turn of tens
+    of milliseconds would wait behind every step of a batch that takes seconds; the cap keeps the LLM moving
+    under a steady stream of routing turns."""
+
+    def __init__(self, max_pause_s: float = 0.05):
+        self.max_pause_s = max_pause_s
+        self._active = 0
+        self._idle = threading.Condition()
+
+    @contextmanager
+    def routing(self):
+        with self._idle:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._active -= 1
+                if not self._active:
+                    self._idle.notify_all()
+
+    def wait(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: not self._active, timeout=self.max_pause_s)
 
 
 def _eos_ids(model, tokenizer) -> set[int]:
@@ -104,14 +134,18 @@ class _BatchStreamer:
     """transformers' streamer protocol (`put` each step's tokens, `end`) for a batch: every row decoded on its
     own and sent to its sink a word at a time, up to its end-of-sequence token (later pad tokens are not its)."""
 
-    def __init__(self, tokenizer, turns: list[Turn], sinks: list[Callable], started: list[float], eos: set[int]):
+    def __init__(self, tokenizer, turns: list[Turn], sinks: list[Callable], started: list[float], eos: set[int],
+                 before_step: Callable[[], None] | None = None):
         self.tokenizer, self.turns, self.sinks, self.started, self.eos = tokenizer, turns, sinks, started, eos
+        self.before_step = before_step
         self.ids: list[list[int]] = [[] for _ in turns]
         self.sent = [0] * len(turns)
         self.done = [False] * len(turns)
         self.prompt_seen = False
 
     def put(self, value) -> None:
+        if self.before_step is not None:
+            self.before_step()
         if not self.prompt_seen:  # the first call carries the prompts
             self.prompt_seen = True
             return
