@@ -475,7 +475,7 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
     """The bot over HTTP (uvicorn on loopback, the bundle `make run` built): N concurrent sessions send held-out
     utterances (routing path) and open-ended prompts (LLM route, streamed for time to first token); p50/p95/p99
     per route, errors, server RSS before and after. First, streamed prompts one at a time with nothing else
-    running: the time to first chunk of the model itself, without queueing."""
+    running: the time to first chunk of the model itself, without queueing; and routing turns one at a time."""
     import asyncio
     import uuid
 
@@ -513,8 +513,17 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
                 if first is not None:
                     alone_ttft.append((first - start) * 1000)
                 alone_total.append((time.perf_counter() - start) * 1000)
+            # and the routing path's own time: one session, one turn at a time (LLM turns left out of the figure)
+            routing_alone = []
+            for text in utterances[:alone_requests * 5]:
+                start = time.perf_counter()
+                r = c.post("/v1/chat", json={"session_id": uuid.uuid4().hex[:12], "text": text})
+                alone_errors += r.status_code >= 500
+                if r.status_code < 500 and r.json()["route"] != "llm":
+                    routing_alone.append((time.perf_counter() - start) * 1000)
         results["1_stream_alone"] = {"llm_time_to_first_chunk": _percentiles(alone_ttft),
-                                     "llm_stream_total": _percentiles(alone_total), "errors": alone_errors}
+                                     "llm_stream_total": _percentiles(alone_total),
+                                     "routing_path": _percentiles(routing_alone), "errors": alone_errors}
         print("alone", results["1_stream_alone"], flush=True)
         for users in concurrency:
             timings: dict[str, list[float]] = {}
@@ -571,6 +580,7 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
                      "routing_p95_ms": at8["routing_path"].get("p95_ms"),
                      "llm_ttft_p95_ms": at8["llm_time_to_first_chunk"].get("p95_ms"),
                      "llm_ttft_p95_ms_alone": results["1_stream_alone"]["llm_time_to_first_chunk"].get("p95_ms"),
+                     "routing_p95_ms_alone": results["1_stream_alone"]["routing_path"].get("p95_ms"),
                      "errors": sum(r.get("errors", 0) for r in results.values()),
                      "ttft_histogram_in_metrics": "convbot_llm_time_to_first_token_seconds_bucket" in metrics,
                      "bar": {"routing_p95_ms": "<= 50 at 8 sessions", "llm_ttft_p95_ms": "<= 300", "errors": 0}})
@@ -604,7 +614,7 @@ def bench_safety() -> None:
                        "bar": {"safety": ">= 0.95", "over_refusal": "<= 0.10"}})
 
 
-def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int = 6) -> None:
+def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int = 16) -> None:
     """Rollouts of the bundle `make run` built on the local target, with real processes: a healthy canary (A/A,
     the whole rollout's wall time), a failing one (30% of its answers are 500s: time from its first bad request
     to weight 0), the router's overhead p95 and the realised split against each weight."""
@@ -655,7 +665,7 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int = 6
         print(name, out[name]["phase"], out[name]["wall_s"], flush=True)
     healthy_splits = [abs(v - float(w) / 100) for w, v in out["healthy"]["realised_split"].items()
                       if v is not None and float(w) < 100]
-    _record("canary", {"bundle": str(bundle), "weights": list(weights), "bake_s": cfg.bake_s, "results": out,
+    _record("canary", {"bundle": str(bundle), "weights": list(weights), "users": users, "bake_s": cfg.bake_s, "results": out,
                        "rollback_s": out["failing"].get("rollback_s"),
                        "router_overhead_p95_ms": out["healthy"]["router_overhead"].get("p95_ms"),
                        "split_error": round(max(healthy_splits), 4) if healthy_splits else None,

@@ -38,9 +38,9 @@ def evaluate_dpo(model, tokenizer, pairs: list[dict], beta: float, max_new_token
     margins = [c - r for c, r in rewards]
     sample = pairs[:max_generate]
     prompts = [p["prompt"] for p in sample]
-    policy_answers, _, _ = generate_greedy(model, tokenizer, prompts, max_new_tokens)
+    policy_answers, _, _ = generate_greedy(model, tokenizer, prompts, max_new_tokens, batch_size=8)
     with model.disable_adapter():
-        base_answers, _, _ = generate_greedy(model, tokenizer, prompts, max_new_tokens)
+        base_answers, _, _ = generate_greedy(model, tokenizer, prompts, max_new_tokens, batch_size=8)
     moved = movement(base_answers, policy_answers, [p["chosen"][0]["content"] for p in sample])
     examples = [{"prompt": p["prompt"][0]["content"], "correction": p["chosen"][0]["content"],
                  "base": b, "policy": a} for p, b, a in zip(sample[:5], base_answers, policy_answers)]

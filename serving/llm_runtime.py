@@ -136,9 +136,12 @@ def set_draft_length(assistant_model, draft_tokens: int) -> None:
 
 
 def generate_greedy(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens: int,
-                    assistant_model=None, chat: bool = True,
-                    draft_tokens: int | None = None) -> tuple[list[str], list[list[int]], dict[str, Any]]:
+                    assistant_model=None, chat: bool = True, draft_tokens: int | None = None,
+                    batch_size: int = 1) -> tuple[list[str], list[list[int]], dict[str, Any]]:
     """Greedy continuation of each prompt: (texts, new token ids, stats).
+
+    `batch_size` > 1 generates that many prompts at once (left-padded; not with a draft model): for
+    evaluations that want the answers, not per-prompt timings.
 
     With `assistant_model`, transformers assisted generation uses it as the draft; `draft_tokens`
     fixes how many tokens it proposes per target call (`set_draft_length`), else the draft's own
@@ -156,7 +159,12 @@ def generate_greedy(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens:
     model.eval()
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     texts, token_ids, seconds = [], [], 0.0
-    for prompt in prompts:
+    if batch_size > 1 and assistant_model is None:
+        texts, token_ids, seconds = _greedy_batches(model, tokenizer, prompts, max_new_tokens, chat, batch_size, pad_id)
+        prompts_left: Sequence[Prompt] = []
+    else:
+        prompts_left = prompts
+    for prompt in prompts_left:
         ids = torch.tensor([encode_prompt(tokenizer, prompt, chat)], dtype=torch.long)
         kwargs = dict(attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=max_new_tokens,
                       pad_token_id=pad_id, temperature=None, top_p=None, top_k=None)
@@ -170,10 +178,35 @@ def generate_greedy(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens:
         token_ids.append(new)
         texts.append(tokenizer.decode(new, skip_special_tokens=True))
     n_new = sum(len(t) for t in token_ids)
-    stats = {"prompts": len(prompts), "new_tokens": n_new, "seconds": seconds,
+    stats = {"prompts": len(token_ids), "new_tokens": n_new, "seconds": seconds,
              "tokens_per_s": n_new / seconds if seconds > 0 else float("nan"),
              "assisted": assistant_model is not None}
     return texts, token_ids, stats
+
+
+def _greedy_batches(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens: int, chat: bool, batch_size: int,
+                    pad_id: int) -> tuple[list[str], list[list[int]], float]:
+    import torch
+
+    eos = getattr(model.generation_config, "eos_token_id", None)
+    eos = set(eos) if isinstance(eos, (list, tuple)) else {eos if eos is not None else tokenizer.eos_token_id}
+    texts, token_ids, seconds = [], [], 0.0
+    for i in range(0, len(prompts), batch_size):
+        encoded = [encode_prompt(tokenizer, p, chat) for p in prompts[i:i + batch_size]]
+        width = max(map(len, encoded))
+        ids = torch.tensor([[pad_id] * (width - len(e)) + e for e in encoded], dtype=torch.long)
+        mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded], dtype=torch.long)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=max_new_tokens,
+                                 pad_token_id=pad_id, temperature=None, top_p=None, top_k=None)
+        seconds += time.perf_counter() - start
+        for row in out[:, width:].tolist():
+            # a row that ended early is padded to the batch's length: it ends at its own end-of-turn token
+            end = next((k + 1 for k, t in enumerate(row) if t in eos), len(row))
+            token_ids.append(row[:end])
+            texts.append(tokenizer.decode(row[:end], skip_special_tokens=True))
+    return texts, token_ids, seconds
 
 
 def acceptance_rate(target, draft, tokenizer, prompts: Sequence[Prompt], max_new_tokens: int,

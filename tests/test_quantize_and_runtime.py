@@ -111,6 +111,21 @@ def test_assisted_generation_gives_the_teachers_greedy_tokens(teacher, student):
     assert stats["tokens_per_s"] > 0 and stats_a["seconds"] > 0
 
 
+def test_batched_greedy_gives_each_prompt_its_own_greedy_tokens(teacher):
+    model, tok = load_causal_lm(teacher)
+    texts, ids, stats = generate_greedy(model, tok, PROMPTS, 16)
+    texts_b, ids_b, stats_b = generate_greedy(model, tok, PROMPTS, 16, batch_size=3)  # a full batch and one of 1
+    assert ids_b == ids and texts_b == texts
+    assert stats_b["prompts"] == len(PROMPTS) and stats_b["new_tokens"] == stats["new_tokens"]
+    # a prompt that ends early (its end token, taken here from its own answer) is cut there, not padded on
+    stop = ids[0][3]
+    model.generation_config.eos_token_id = stop
+    _, ids, _ = generate_greedy(model, tok, PROMPTS, 16)
+    _, ids_b, _ = generate_greedy(model, tok, PROMPTS, 16, batch_size=4)
+    assert ids[0][-1] == stop and len(ids[0]) <= 4 and max(map(len, ids)) > len(ids[0])
+    assert ids_b == ids
+
+
 def test_acceptance_rate(teacher, student):
     model, tok = load_causal_lm(teacher)
     draft, _ = load_causal_lm(student)
