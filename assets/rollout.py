@@ -33,7 +33,8 @@ class CanaryRolloutConfig(Config):
     bake_s: float = Field(default=_ROLLOUT.bake_s, description="minimum time at each weight")
     min_requests: int = Field(default=_ROLLOUT.min_requests, description="minimum canary requests at each weight")
     max_extensions: int = Field(default=_ROLLOUT.max_extensions, description="extra bakes for inconclusive stages")
-    traffic_users: int = Field(default=4, description="virtual users of the local traffic generator (0 = none)")
+    traffic_users: int = Field(default=16, description="virtual users of the local traffic generator (0 = none); "
+                                                    "as many as docs/benchmarks.md measured the canary with")
     golden_intents: int = 60
     golden_prompts: int = 20
     alert_webhook: str = Field(default="", description="POSTed a JSON alert on rollback (logged when empty)")

@@ -614,7 +614,7 @@ def bench_safety() -> None:
                        "bar": {"safety": ">= 0.95", "over_refusal": "<= 0.10"}})
 
 
-def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int = 16) -> None:
+def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | None = None) -> None:
     """Rollouts of the bundle `make run` built on the local target, with real processes: a healthy canary (A/A,
     the whole rollout's wall time), a failing one (30% of its answers are 500s: time from its first bad request
     to weight 0), the router's overhead p95 and the realised split against each weight."""
@@ -626,6 +626,9 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int = 1
     from training.real_data import load_intent_map
     from evals.intent_slice import build_real_slice
 
+    from assets.rollout import CanaryRolloutConfig
+
+    users = users or CanaryRolloutConfig().traffic_users  # the traffic `canary_rollout` drives by default
     bundle = _latest_bundle()
     catalog = load_catalog(bundle / "catalog.yaml")
     real = build_real_slice(reference_file(CLINC), catalog.labels, load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
