@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Iterator
 
 
 class BotError(Exception):
@@ -39,7 +38,6 @@ class Turn:
     refusal_category: str | None = None
     guard: dict = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
-    stream: Iterator[str] | None = None  # the LLM route's tokens, when the caller asked to stream
     done: bool = False  # a stage answered (e.g. a refusal): later stages are skipped, post-processing is not
     llm_tokens: int = 0
     ttft_ms: float | None = None
