@@ -184,18 +184,32 @@ def generate_greedy(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens:
     return texts, token_ids, stats
 
 
+def left_padded(encoded: list[list[int]], pad_id: int):
+    """(input_ids, attention_mask) of prompts padded on the left, as decoder-only batched generation needs."""
+    import torch
+
+    width = max(map(len, encoded))
+    ids = torch.tensor([[pad_id] * (width - len(e)) + e for e in encoded], dtype=torch.long)
+    mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded], dtype=torch.long)
+    return ids, mask
+
+
+def eos_token_ids(model, tokenizer) -> set[int]:
+    """The tokens that end a generation: the model's generation config, else the tokenizer's end token."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    eos = eos if eos is not None else tokenizer.eos_token_id
+    return set(eos) if isinstance(eos, (list, tuple)) else {eos} if eos is not None else set()
+
+
 def _greedy_batches(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens: int, chat: bool, batch_size: int,
                     pad_id: int) -> tuple[list[str], list[list[int]], float]:
     import torch
 
-    eos = getattr(model.generation_config, "eos_token_id", None)
-    eos = set(eos) if isinstance(eos, (list, tuple)) else {eos if eos is not None else tokenizer.eos_token_id}
+    eos = eos_token_ids(model, tokenizer)
     texts, token_ids, seconds = [], [], 0.0
     for i in range(0, len(prompts), batch_size):
-        encoded = [encode_prompt(tokenizer, p, chat) for p in prompts[i:i + batch_size]]
-        width = max(map(len, encoded))
-        ids = torch.tensor([[pad_id] * (width - len(e)) + e for e in encoded], dtype=torch.long)
-        mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded], dtype=torch.long)
+        ids, mask = left_padded([encode_prompt(tokenizer, p, chat) for p in prompts[i:i + batch_size]], pad_id)
+        width = ids.shape[1]
         start = time.perf_counter()
         with torch.inference_mode():
             out = model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=max_new_tokens,

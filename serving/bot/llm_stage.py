@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from serving.llm_runtime import encode_prompt
+from serving.llm_runtime import encode_prompt, eos_token_ids, left_padded
 
 from .turn import Turn
 
@@ -85,11 +85,8 @@ class LlmStage:
 
         tok = self.tokenizer
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        prompts = [encode_prompt(tok, self.messages(t)) for t in turns]
-        width = max(map(len, prompts))
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], dtype=torch.long)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], dtype=torch.long)
-        streamer = _BatchStreamer(tok, turns, sinks, started, _eos_ids(self.model, tok), self.before_step)
+        ids, mask = left_padded([encode_prompt(tok, self.messages(t)) for t in turns], pad)
+        streamer = _BatchStreamer(tok, turns, sinks, started, eos_token_ids(self.model, tok), self.before_step)
         with torch.inference_mode():
             self.model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=self.max_new_tokens,
                                 pad_token_id=pad, temperature=None, top_p=None, top_k=None, streamer=streamer)
@@ -122,12 +119,6 @@ class RoutingFirst:
     def wait(self) -> None:
         with self._idle:
             self._idle.wait_for(lambda: not self._active, timeout=self.max_pause_s)
-
-
-def _eos_ids(model, tokenizer) -> set[int]:
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    eos = eos if eos is not None else tokenizer.eos_token_id
-    return set(eos) if isinstance(eos, (list, tuple)) else {eos} if eos is not None else set()
 
 
 class _BatchStreamer:
