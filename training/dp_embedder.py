@@ -96,9 +96,10 @@ def _cosine_classifier(hidden: int, n_labels: int, scale: float):
 
 def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: list[str],
                    out_dir: str | os.PathLike | None, cfg: EmbedderTrainConfig = EmbedderTrainConfig(),
-                   progress: bool = True) -> EmbedderOutcome:
+                   progress: bool = True, device: str = "cpu") -> EmbedderOutcome:
     """Fine-tune; save to `out_dir` as a sentence-transformers folder, or with `out_dir=None` keep the
-    model in memory only (the non-private reference on private data must never reach a disk)."""
+    model in memory only (the non-private reference on private data must never reach a disk). `device` is
+    where training runs (the returned model is on the CPU either way)."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
     from transformers import AutoModel, AutoTokenizer
@@ -121,7 +122,7 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
 
     encoder = AutoModel.from_pretrained(encoder_dir, dtype=torch.float32)
     _freeze_all_but_top(encoder, cfg.trainable_layers)
-    model = _cosine_classifier(encoder.config.hidden_size, len(label_names), cfg.scale)(encoder)
+    model = _cosine_classifier(encoder.config.hidden_size, len(label_names), cfg.scale)(encoder).to(device)
     model.train()  # from_pretrained returns eval mode, in which Opacus captures no activations
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate,
                                   weight_decay=0.0)
@@ -149,7 +150,8 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
                 # rows are padded to max_length on the right; this batch's longest row is enough (same outputs,
                 # and per-example gradients cost a fraction on short utterances)
                 width = int(attention_mask.sum(dim=1).max())
-                input_ids, attention_mask = input_ids[:, :width], attention_mask[:, :width]
+                input_ids, attention_mask = input_ids[:, :width].to(device), attention_mask[:, :width].to(device)
+                y = y.to(device)
                 if engine:  # Opacus' optimizer accumulates the clipped per-example grads until the logical step
                     optimizer.zero_grad(set_to_none=True)
                     loss = loss_fn(model(input_ids, attention_mask), y)
@@ -174,7 +176,7 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
         raise PrivacyConfigError(f"spent epsilon {epsilon:.3f} exceeds the target {cfg.target_epsilon}")
 
     trained = model._module if hasattr(model, "_module") else model  # Opacus wraps the module
-    trained.encoder.eval()
+    trained.encoder.to("cpu").eval()
     st_model = _in_memory_sentence_transformer(encoder_dir, trained.encoder, cfg.max_length)
     if out_dir is None:
         return EmbedderOutcome(None, epsilon, cfg.target_delta if engine else None, noise, losses, steps, len(texts),
