@@ -249,3 +249,21 @@ def test_the_llm_pauses_while_routing_turns_run_and_never_longer_than_its_cap():
     gate.wait()
     assert time.perf_counter() - start < 0.4, "the LLM did not resume when the routing turn ended"
     worker.join()
+
+
+def test_a_turn_whose_first_token_ends_it_still_has_a_time_to_first_token():
+    import torch
+
+    from serving.bot.llm_stage import _BatchStreamer
+
+    turns = [_llm_turn("a"), _llm_turn("b")]
+    got: list[list] = [[], []]
+    tokenizer = SimpleNamespace(decode=lambda ids, skip_special_tokens=True: "".join(f" w{i}" for i in ids))
+    streamer = _BatchStreamer(tokenizer, turns, [g.append for g in got], [time.perf_counter()] * 2, eos={0})
+    streamer.put(torch.tensor([[5, 6], [5, 6]]))  # the prompts
+    streamer.put(torch.tensor([0, 7]))  # the first row ends at once
+    streamer.put(torch.tensor([0, 0]))
+    streamer.end()
+    assert got[0] == [_END] and turns[0].llm_tokens == 1 and turns[0].ttft_ms is not None
+    assert "".join(p for p in got[1] if isinstance(p, str)) == " w7" and got[1][-1] is _END
+    assert turns[1].llm_tokens == 2 and turns[1].ttft_ms is not None

@@ -144,6 +144,8 @@ class _BatchStreamer:
             if self.done[row]:
                 continue
             self.turns[row].llm_tokens += 1
+            if self.turns[row].ttft_ms is None:  # the first generated token, even one that ends the answer at once
+                self.turns[row].ttft_ms = (time.perf_counter() - self.started[row]) * 1000
             if token in self.eos:
                 self._finish(row)
                 continue
@@ -160,8 +162,6 @@ class _BatchStreamer:
                 self._finish(row)
 
     def _send(self, row: int, piece: str) -> None:
-        if self.turns[row].ttft_ms is None:
-            self.turns[row].ttft_ms = (time.perf_counter() - self.started[row]) * 1000
         self.sinks[row](piece)
 
     def _finish(self, row: int) -> None:
