@@ -238,8 +238,8 @@ def bench_llm(student_layers: int = 15, n_train: int = 1440, n_heldout: int = 24
 
 def _clinc_dp_data(intents: int = 20, per_intent: int = 100, pairs_per_intent: int = 10):
     """Public data for the DP embedder: CLINC150 train utterances of `intents` intents, paraphrase pairs from
-    their `test` utterances."""
-    from evals.retrieval import paraphrase_pairs
+    their `test` utterances, and the recall@5 that learning the intents alone reaches on those pairs."""
+    from evals.retrieval import intent_ceiling, paraphrase_pairs
 
     clinc = json.loads(reference_file(CLINC).read_text())
     chosen = sorted({y for _, y in clinc["train"] if y != "oos"})[:: 150 // intents][:intents]
@@ -249,21 +249,24 @@ def _clinc_dp_data(intents: int = 20, per_intent: int = 100, pairs_per_intent: i
         if y in keep:
             by_intent.setdefault(y, []).append(t)
     train = [(t, y) for y, texts in sorted(by_intent.items()) for t in texts[:per_intent]]
-    test = [(t, y) for t, y in clinc["test"] if y in keep]
-    return [t for t, _ in train], [y for _, y in train], paraphrase_pairs([t for t, _ in test], [y for _, y in test],
-                                                                          pairs_per_intent)
+    test_texts, test_labels = zip(*[(t, y) for t, y in clinc["test"] if y in keep])
+    pairs = paraphrase_pairs(list(test_texts), list(test_labels), pairs_per_intent)
+    return ([t for t, _ in train], [y for _, y in train], pairs,
+            intent_ceiling(pairs, list(test_texts), list(test_labels), k=5))
 
 
 def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_intent: int = 10):
-    """The pipeline's own data, as `make run` left it: the intent train split, pairs from its test split."""
-    from evals.retrieval import paraphrase_pairs
+    """The pipeline's own data, as `make run` left it: the intent train split, pairs from its test split (and
+    their intents-alone recall@5, as for CLINC150)."""
+    from evals.retrieval import intent_ceiling, paraphrase_pairs
     from training.intent_dataset import load_split
 
     if not (data_dir / "train.parquet").exists():
         raise SystemExit(f"{data_dir} has no dataset: run `make run` first (the dp benchmark uses its data)")
     train, test = load_split(data_dir, "train"), load_split(data_dir, "test")
-    return (train["text"].tolist(), train["intent"].tolist(),
-            paraphrase_pairs(test["text"].tolist(), test["intent"].tolist(), pairs_per_intent))
+    pairs = paraphrase_pairs(test["text"].tolist(), test["intent"].tolist(), pairs_per_intent)
+    return (train["text"].tolist(), train["intent"].tolist(), pairs,
+            intent_ceiling(pairs, test["text"].tolist(), test["intent"].tolist(), k=5))
 
 
 def _dp_curve(texts, labels, pairs, epsilons, cfg_for, device: str = "cpu") -> dict:
@@ -301,8 +304,8 @@ def bench_dp(epsilons: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), device: str = "
 
     results = {}
     for name, data in (("pipeline", _pipeline_dp_data), ("clinc150", _clinc_dp_data)):
-        texts, labels, pairs = data()
-        results[name] = {"train_examples": len(texts), "heldout_pairs": len(pairs),
+        texts, labels, pairs, ceiling = data()
+        results[name] = {"train_examples": len(texts), "heldout_pairs": len(pairs), "intent_ceiling_recall_at_5": ceiling,
                          "models": _dp_curve(texts, labels, pairs, epsilons,
                                              lambda eps: EmbedderTrainConfig(target_epsilon=eps), device)}
     at8 = {n: r["models"]["dp_eps8"] for n, r in results.items()}
@@ -344,7 +347,7 @@ def bench_dp_tune(device: str = "cpu", epsilon: float = 8.0, budget_s: float | N
     from training.dp_embedder import EmbedderTrainConfig, base_embedder
 
     began = time.perf_counter()
-    texts, labels, pairs = _clinc_dp_data()
+    texts, labels, pairs, ceiling = _clinc_dp_data()
     base = base_embedder(resolve_encoder().path)
     base_ranks = retrieval_ranks(lambda xs: base.encode(xs, normalize_embeddings=True), pairs)
     no_dp: dict[tuple, tuple] = {}
@@ -380,6 +383,7 @@ def bench_dp_tune(device: str = "cpu", epsilon: float = 8.0, budget_s: float | N
     base_row = {k: round(v, 4) for k, v in metrics_from_ranks(base_ranks).items()}
     _record("dp_tune", {"data": "CLINC150 (public)", "train_examples": len(texts), "heldout_pairs": len(pairs),
                         "epsilon": epsilon, "device": _device_name(device), "grid": DP_TUNE_GRID, "base": base_row,
+                        "intent_ceiling_recall_at_5": ceiling,
                         "fixed": {**{k: v for k, v in EmbedderTrainConfig().__dict__.items()
                                      if k not in (*DP_TUNE_GRID, "target_epsilon")}, "physical_batch_size": physical},
                         "complete": in_budget(), "runs": runs})

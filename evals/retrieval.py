@@ -24,6 +24,17 @@ def paraphrase_pairs(texts: list[str], labels: list[str], per_label: int = 10, s
     return pairs
 
 
+def intent_ceiling(pairs: list[tuple[str, str]], texts: list[str], labels: list[str], k: int = 5) -> float:
+    """Recall@k of an encoder that ranks every answer of the query's own intent above all others, in random
+    order within the intent: on an intent with m pairs it scores min(k, m) / m. What learning the intents alone
+    can reach; the pair's own answer is not closer to its query than the intent's other answers by design."""
+    from collections import Counter
+
+    intent = dict(zip(texts, labels))
+    per_intent = Counter(intent[a] for a, _ in pairs)
+    return sum(min(k, m) for m in per_intent.values()) / len(pairs)
+
+
 def retrieval_ranks(embed, pairs: list[tuple[str, str]]):
     """Rank of each query's answer among all answers (1 = first), by cosine similarity.
     `embed(list[str]) -> (n, d) L2-normalised array`."""

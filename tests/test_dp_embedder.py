@@ -86,3 +86,26 @@ def test_paraphrase_pairs_are_disjoint_within_an_intent():
     assert len(flat) == len(set(flat))
     label_of = dict(zip(texts, labels))
     assert all(label_of[a] == label_of[b] for a, b in pairs)
+
+
+def test_intent_ceiling_is_what_an_encoder_of_the_intents_alone_reaches():
+    import numpy as np
+
+    from evals.retrieval import intent_ceiling, retrieval_ranks
+
+    # 3 intents with 2, 6 and 10 pairs: k=5 gives 2/2, 5/6 and 5/10 of each intent's queries on average
+    texts = [f"{y} utterance {i}" for y, n in (("a", 4), ("b", 12), ("c", 20)) for i in range(n)]
+    labels = [t.split()[0] for t in texts]
+    pairs = paraphrase_pairs(texts, labels, per_label=10)
+    assert intent_ceiling(pairs, texts, labels, k=5) == pytest.approx((2 + 5 + 5) / 18)
+
+    # an encoder that knows only the intent (one direction per intent, random noise within it) lands there
+    rng = np.random.default_rng(0)
+    axis = {y: np.eye(8)[i] for i, y in enumerate("abc")}
+
+    def embed(xs):
+        v = np.stack([5 * axis[x.split()[0]] + rng.normal(size=8) * 0.3 for x in xs])
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    recalls = [float((retrieval_ranks(embed, pairs) <= 5).mean()) for _ in range(200)]
+    assert np.mean(recalls) == pytest.approx(intent_ceiling(pairs, texts, labels, k=5), abs=0.02)
