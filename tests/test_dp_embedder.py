@@ -109,3 +109,26 @@ def test_intent_ceiling_is_what_an_encoder_of_the_intents_alone_reaches():
 
     recalls = [float((retrieval_ranks(embed, pairs) <= 5).mean()) for _ in range(200)]
     assert np.mean(recalls) == pytest.approx(intent_ceiling(pairs, texts, labels, k=5), abs=0.02)
+
+
+@pytest.mark.parametrize("trainable_layers", [1, -1])
+def test_the_top_over_cached_bottom_features_embeds_like_the_whole_encoder(tiny_encoder, trainable_layers):
+    from transformers import AutoModel, AutoTokenizer
+
+    from training.dp_embedder import _cosine_classifier, _freeze_all_but_top, _frozen_features
+
+    texts = ["will it rain in oslo", "hi", "book a flight to rome please, today if you can"]
+    tok = AutoTokenizer.from_pretrained(tiny_encoder)
+    enc = tok(texts, padding="max_length", truncation=True, max_length=16, return_tensors="pt")
+    encoder = AutoModel.from_pretrained(tiny_encoder, dtype=torch.float32).eval()
+    top = _freeze_all_but_top(encoder, trainable_layers)
+    assert 0 < len(top) <= len(encoder.encoder.layer) and all(p.requires_grad for layer in top for p in layer.parameters())
+    features = _frozen_features(encoder, len(encoder.encoder.layer) - len(top), enc["input_ids"], enc["attention_mask"], "cpu")
+    head = _cosine_classifier(encoder.config, top, 4, 20.0).eval()
+    width = int(enc["attention_mask"].sum(1).max())  # cut as in training
+    with torch.no_grad():
+        cached = head.embed(features[:, :width], enc["attention_mask"][:, :width])
+        out = encoder(**enc).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).float()
+        whole = torch.nn.functional.normalize((out * mask).sum(1) / mask.sum(1), dim=-1)
+    assert torch.allclose(cached, whole, atol=1e-5)

@@ -8,8 +8,9 @@ would void the per-example guarantee, so they are not used here.
 
 With `target_epsilon`, Opacus' `make_private_with_epsilon` calibrates the noise for (epsilon, delta)
 over the configured epochs with Poisson sampling, and the epsilon actually spent is read back from
-the accountant. The token embeddings are frozen (they are most of MiniLM's weights and per-example
-gradients of them cost memory without helping much); every other encoder weight trains.
+the accountant. The token embeddings and all but the top `trainable_layers` layers are frozen (fewer
+trainable weights, less noise in total); the frozen bottom's hidden states are computed once, before
+training, rather than in every epoch.
 
 The result is saved as a sentence-transformers model (Transformer -> mean Pooling -> Normalize).
 """
@@ -69,29 +70,56 @@ class EmbedderOutcome:
     model: object = None  # the trained sentence-transformers model (always set)
 
 
-def _cosine_classifier(hidden: int, n_labels: int, scale: float):
+def _cosine_classifier(config, top_layers, n_labels: int, scale: float):
     import torch
     from torch import nn
+    from transformers.masking_utils import create_bidirectional_mask
 
     class CosineEmbeddingClassifier(nn.Module):
-        def __init__(self, encoder):
+        """The trainable top of the encoder (its own layer objects, so training moves the encoder's weights),
+        mean pooling, L2 normalisation and a cosine classifier, over the frozen bottom's hidden states."""
+
+        def __init__(self):
             super().__init__()
-            self.encoder = encoder
-            self.classes = nn.Linear(hidden, n_labels, bias=False)
+            self.config = config
+            self.layers = nn.ModuleList(top_layers)
+            self.classes = nn.Linear(config.hidden_size, n_labels, bias=False)
             self.scale = scale
 
-        def embed(self, input_ids, attention_mask):
-            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(out.dtype)
-            pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        def embed(self, hidden, attention_mask):
+            mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+            for layer in self.layers:
+                hidden = layer(hidden, mask)
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
             return torch.nn.functional.normalize(pooled, dim=-1)
 
-        def forward(self, input_ids, attention_mask):
+        def forward(self, hidden, attention_mask):
             # every weight is used through a module call: Opacus computes per-example gradients in module
             # hooks, and a weight used directly (e.g. normalised here) would escape clipping and noise
-            return self.scale * self.classes(self.embed(input_ids, attention_mask))
+            return self.scale * self.classes(self.embed(hidden, attention_mask))
 
-    return CosineEmbeddingClassifier
+    return CosineEmbeddingClassifier()
+
+
+def _frozen_features(encoder, n_frozen: int, input_ids, attention_mask, device: str, chunk: int = 256):
+    """Hidden states after the embeddings and the frozen bottom `n_frozen` layers, for every example. They are a
+    fixed function of each example (no weight there trains, dropout off), so they are computed once instead of
+    every epoch; the DP guarantee is unchanged (clipping and noise act on the trainable top's gradients)."""
+    import torch
+    from transformers.masking_utils import create_bidirectional_mask
+
+    encoder.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(input_ids), chunk):
+            ids, mask = input_ids[start:start + chunk].to(device), attention_mask[start:start + chunk].to(device)
+            hidden = encoder.embeddings(input_ids=ids)
+            extended = create_bidirectional_mask(config=encoder.config, inputs_embeds=hidden, attention_mask=mask)
+            for layer in encoder.encoder.layer[:n_frozen]:
+                hidden = layer(hidden, extended)
+            out.append(hidden.cpu())
+    return torch.cat(out)
 
 
 def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: list[str],
@@ -118,11 +146,13 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
     tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
     tokenizer.padding_side = "right"  # each physical batch is cut to its longest row below
     enc = tokenizer(texts, padding="max_length", truncation=True, max_length=cfg.max_length, return_tensors="pt")
-    data = TensorDataset(enc["input_ids"], enc["attention_mask"], torch.tensor([index[y] for y in labels]))
 
-    encoder = AutoModel.from_pretrained(encoder_dir, dtype=torch.float32)
-    _freeze_all_but_top(encoder, cfg.trainable_layers)
-    model = _cosine_classifier(encoder.config.hidden_size, len(label_names), cfg.scale)(encoder).to(device)
+    encoder = AutoModel.from_pretrained(encoder_dir, dtype=torch.float32).to(device)
+    top = _freeze_all_but_top(encoder, cfg.trainable_layers)
+    features = _frozen_features(encoder, len(encoder.encoder.layer) - len(top), enc["input_ids"], enc["attention_mask"],
+                                device)
+    data = TensorDataset(features, enc["attention_mask"], torch.tensor([index[y] for y in labels]))
+    model = _cosine_classifier(encoder.config, top, len(label_names), cfg.scale).to(device)
     model.train()  # from_pretrained returns eval mode, in which Opacus captures no activations
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate,
                                   weight_decay=0.0)
@@ -144,22 +174,22 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
         with _physical_batches(loader, cfg.physical_batch_size, optimizer if engine else None) as batches:
             bar = tqdm(batches, desc=f"{'DP ' if engine else ''}embedder epoch {epoch + 1}/{cfg.epochs}",
                        disable=not progress)
-            for input_ids, attention_mask, y, last in bar:
+            for hidden, attention_mask, y, last in bar:
                 if len(y) == 0:  # Poisson sampling can draw an empty batch
                     continue
                 # rows are padded to max_length on the right; this batch's longest row is enough (same outputs,
                 # and per-example gradients cost a fraction on short utterances)
                 width = int(attention_mask.sum(dim=1).max())
-                input_ids, attention_mask = input_ids[:, :width].to(device), attention_mask[:, :width].to(device)
+                hidden, attention_mask = hidden[:, :width].to(device), attention_mask[:, :width].to(device)
                 y = y.to(device)
                 if engine:  # Opacus' optimizer accumulates the clipped per-example grads until the logical step
                     optimizer.zero_grad(set_to_none=True)
-                    loss = loss_fn(model(input_ids, attention_mask), y)
+                    loss = loss_fn(model(hidden, attention_mask), y)
                     loss.backward()
                     optimizer.step()
                     stepped = False  # logical steps are counted by the accountant (read back below)
                 else:  # the same logical batch by gradient accumulation
-                    loss = loss_fn(model(input_ids, attention_mask), y) * len(y) / cfg.batch_size
+                    loss = loss_fn(model(hidden, attention_mask), y) * len(y) / cfg.batch_size
                     loss.backward()
                     stepped = last
                     if last:
@@ -175,15 +205,14 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
     if engine and epsilon > cfg.target_epsilon * 1.01:
         raise PrivacyConfigError(f"spent epsilon {epsilon:.3f} exceeds the target {cfg.target_epsilon}")
 
-    trained = model._module if hasattr(model, "_module") else model  # Opacus wraps the module
-    trained.encoder.to("cpu").eval()
-    st_model = _in_memory_sentence_transformer(encoder_dir, trained.encoder, cfg.max_length)
+    encoder.to("cpu").eval()  # its top layers are the ones that trained
+    st_model = _in_memory_sentence_transformer(encoder_dir, encoder, cfg.max_length)
     if out_dir is None:
         return EmbedderOutcome(None, epsilon, cfg.target_delta if engine else None, noise, losses, steps, len(texts),
                                st_model)
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        _save_sentence_transformer(trained.encoder, tokenizer, tmp, cfg.max_length)
+        _save_sentence_transformer(encoder, tokenizer, tmp, cfg.max_length)
         (tmp / EMBEDDER_INFO).write_text(json.dumps({
             "base": str(Path(encoder_dir).resolve()), "config": asdict(cfg), "labels": label_names,
             "n_train": len(texts), "steps": steps, "final_loss": losses[-1] if losses else None,
@@ -207,17 +236,19 @@ def _save_sentence_transformer(encoder, tokenizer, out_dir: Path, max_length: in
     shutil.rmtree(raw)
 
 
-def _freeze_all_but_top(encoder, trainable_layers: int) -> None:
+def _freeze_all_but_top(encoder, trainable_layers: int) -> list:
     """Embeddings (most of MiniLM's weights) always stay frozen, and the pooler (unused by mean pooling: DP-SGD
     needs a per-example grad for every trainable weight); with `trainable_layers` >= 0 only the top layers train.
-    Fewer trainable weights means less noise in total under DP-SGD."""
+    Fewer trainable weights means less noise in total under DP-SGD. Returns the layers that train."""
     layers = list(encoder.encoder.layer)
-    frozen = [encoder.embeddings, *(layers[: len(layers) - trainable_layers] if trainable_layers >= 0 else [])]
+    top = layers if trainable_layers < 0 else layers[len(layers) - trainable_layers:] if trainable_layers else []
+    frozen = [encoder.embeddings, *layers[: len(layers) - len(top)]]
     if getattr(encoder, "pooler", None) is not None:
         frozen.append(encoder.pooler)
     for module in frozen:
         for p in module.parameters():
             p.requires_grad_(False)
+    return top
 
 
 def _accountant_steps(engine) -> int:
@@ -226,7 +257,7 @@ def _accountant_steps(engine) -> int:
 
 @contextlib.contextmanager
 def _physical_batches(loader, physical: int, dp_optimizer=None):
-    """Yield (input_ids, attention_mask, y, last_of_logical_batch) in batches of at most `physical` rows.
+    """Yield (hidden, attention_mask, y, last_of_logical_batch) in batches of at most `physical` rows.
     Under DP, Opacus' BatchMemoryManager does the split (and tells the optimizer when a logical step ends);
     without DP each logical batch is cut here and its gradients accumulated."""
     if dp_optimizer is not None:
