@@ -69,7 +69,7 @@ def _encode(model):
     return lambda xs: model.encode(xs, normalize_embeddings=True)
 
 
-@asset(group_name=GROUP, compute_kind="opacus", code_version="3")
+@asset(group_name=GROUP, compute_kind="opacus", code_version="2")
 def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent_dataset: dict, base_encoder: dict,
                 mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
     """Sentence encoder fine-tuned with DP-SGD at each target epsilon, every training reserved in the privacy ledger first."""

@@ -368,25 +368,29 @@ def bench_dp_tune(device: str = "cpu", epsilon: float = 8.0, budget_s: float | N
                      "no_dp_mrr": no_dp[ref_key][1]["mrr"]})
         print(json.dumps(runs[-1]), flush=True)
 
-    def in_budget() -> bool:
-        return budget_s is None or time.perf_counter() - began < budget_s
+    skipped = 0
+
+    def run_in_budget(**settings) -> None:
+        nonlocal skipped
+        if budget_s is None or time.perf_counter() - began < budget_s:
+            run(**settings)
+        else:
+            skipped += 1
 
     for values in itertools.product(*DP_TUNE_GRID.values()):
-        if in_budget():
-            run(**dict(zip(DP_TUNE_GRID, values)))
+        run_in_budget(**dict(zip(DP_TUNE_GRID, values)))
     best = sorted(runs, key=lambda r: (r["recall_at_5"], r["mrr"]), reverse=True)[:3]
     for r in best:
         settings = {k: r[k] for k in DP_TUNE_GRID}
         for extra in ({"epochs": 5}, {"epochs": 20}, {"seed": 1}, {"seed": 2}):
-            if in_budget():
-                run(**settings, **extra)
+            run_in_budget(**settings, **extra)
     base_row = {k: round(v, 4) for k, v in metrics_from_ranks(base_ranks).items()}
     _record("dp_tune", {"data": "CLINC150 (public)", "train_examples": len(texts), "heldout_pairs": len(pairs),
                         "epsilon": epsilon, "device": _device_name(device), "grid": DP_TUNE_GRID, "base": base_row,
                         "intent_ceiling_recall_at_5": ceiling,
                         "fixed": {**{k: v for k, v in EmbedderTrainConfig().__dict__.items()
                                      if k not in (*DP_TUNE_GRID, "target_epsilon")}, "physical_batch_size": physical},
-                        "complete": in_budget(), "runs": runs})
+                        "complete": not skipped, "skipped_runs": skipped, "runs": runs})
 
 
 def _device_name(device: str) -> str:

@@ -28,10 +28,12 @@ def intent_ceiling(pairs: list[tuple[str, str]], texts: list[str], labels: list[
     """Recall@k of an encoder that ranks every answer of the query's own intent above all others, in random
     order within the intent: on an intent with m pairs it scores min(k, m) / m. What learning the intents alone
     can reach; the pair's own answer is not closer to its query than the intent's other answers by design."""
-    from collections import Counter
+    from collections import Counter, defaultdict
 
-    intent = dict(zip(texts, labels))
-    per_intent = Counter(intent[a] for a, _ in pairs)
+    intents = defaultdict(set)  # a text written for two intents belongs to the one its pair shares
+    for text, label in zip(texts, labels):
+        intents[text].add(label)
+    per_intent = Counter(min(intents[a] & intents[b]) for a, b in pairs)
     return sum(min(k, m) for m in per_intent.values()) / len(pairs)
 
 

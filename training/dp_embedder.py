@@ -241,7 +241,7 @@ def _freeze_all_but_top(encoder, trainable_layers: int) -> list:
     needs a per-example grad for every trainable weight); with `trainable_layers` >= 0 only the top layers train.
     Fewer trainable weights means less noise in total under DP-SGD. Returns the layers that train."""
     layers = list(encoder.encoder.layer)
-    top = layers if trainable_layers < 0 else layers[len(layers) - trainable_layers:] if trainable_layers else []
+    top = layers[len(layers) - min(trainable_layers, len(layers)):] if trainable_layers >= 0 else layers
     frozen = [encoder.embeddings, *layers[: len(layers) - len(top)]]
     if getattr(encoder, "pooler", None) is not None:
         frozen.append(encoder.pooler)
