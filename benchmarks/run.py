@@ -25,9 +25,9 @@ FIGURES = ROOT / "docs" / "bench"
 CLINC = "clinc150/data_full.json"
 
 
-def _record(name: str, figures: dict) -> None:
-    entry = {"bench": name, "command": f"python -m benchmarks.run {name}", "time": time.strftime("%Y-%m-%d %H:%M"),
-             **figures}
+def _record(name: str, figures: dict, options: str = "") -> None:
+    entry = {"bench": name, "command": f"python -m benchmarks.run {name} {options}".strip(),
+             "time": time.strftime("%Y-%m-%d %H:%M"), **figures}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -312,7 +312,8 @@ def bench_dp(epsilons: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), device: str = "
     _record("dp", {"settings": EmbedderTrainConfig().__dict__, "device": _device_name(device), "results": results,
                    "bar_met": {n: bool(m["recall_at_5_gap_to_no_dp"] <= 0.05 and m["recall_at_5_gain_vs_base_ci_low"] > 0)
                                for n, m in at8.items()},
-                   "bar": "at epsilon 8: recall@5 within 5 points of no DP, and above the base (95% interval)"})
+                   "bar": "at epsilon 8: recall@5 within 5 points of no DP, and above the base (95% interval)"},
+            "" if device == "cpu" else f"--device {device}")
 
 
 def _dp_run(texts, labels, pairs, cfg, device: str) -> tuple[list[int], dict]:
@@ -390,7 +391,9 @@ def bench_dp_tune(device: str = "cpu", epsilon: float = 8.0, budget_s: float | N
                         "intent_ceiling_recall_at_5": ceiling,
                         "fixed": {**{k: v for k, v in EmbedderTrainConfig().__dict__.items()
                                      if k not in (*DP_TUNE_GRID, "target_epsilon")}, "physical_batch_size": physical},
-                        "complete": not skipped, "skipped_runs": skipped, "runs": runs})
+                        "complete": not skipped, "skipped_runs": skipped, "runs": runs},
+            " ".join(([] if device == "cpu" else [f"--device {device}"])
+                     + ([] if budget_s is None else [f"--budget-s {budget_s:g}"])))
 
 
 def _device_name(device: str) -> str:
