@@ -272,22 +272,14 @@ def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_inte
 def _dp_curve(texts, labels, pairs, epsilons, cfg_for, device: str = "cpu") -> dict:
     from evals.retrieval import compare_encoders, metrics_from_ranks, retrieval_ranks
     from training.base_models import resolve_encoder
-    from training.dp_embedder import base_embedder, train_embedder
+    from training.dp_embedder import base_embedder
 
-    encoder = resolve_encoder().path
-
-    def summary(ranks, **extra):
-        return {**{k: round(v, 4) for k, v in metrics_from_ranks(ranks).items()}, **extra}
-
-    ranks = {"base": retrieval_ranks(lambda xs: base_embedder(encoder).encode(xs, normalize_embeddings=True), pairs)}
-    rows = {"base": summary(ranks["base"], epsilon=None)}
+    base = base_embedder(resolve_encoder().path)
+    ranks = {"base": retrieval_ranks(lambda xs: base.encode(xs, normalize_embeddings=True), pairs)}
+    rows = {"base": {**{k: round(v, 4) for k, v in metrics_from_ranks(ranks["base"]).items()}, "epsilon": None}}
     for eps in (None, *epsilons):
         name = "no_dp" if eps is None else f"dp_eps{eps:g}"
-        start = time.perf_counter()
-        out = train_embedder(encoder, texts, labels, None, cfg_for(eps), progress=False, device=device)  # in memory only
-        ranks[name] = retrieval_ranks(lambda xs, m=out.model: m.encode(xs, normalize_embeddings=True), pairs)
-        rows[name] = summary(ranks[name], epsilon=out.epsilon_spent, steps=out.steps,
-                             train_s=round(time.perf_counter() - start, 1))
+        ranks[name], rows[name] = _dp_run(texts, labels, pairs, cfg_for(eps), device)
         print(name, rows[name], flush=True)
     for eps in epsilons:
         name = f"dp_eps{eps:g}"

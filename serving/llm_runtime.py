@@ -149,8 +149,6 @@ def generate_greedy(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens:
     stats: prompts, new_tokens (generated tokens, end-of-turn included), seconds (inside `generate`),
     tokens_per_s, assisted.
     """
-    import torch
-
     if assistant_model is not None:
         _check_draft(model, assistant_model)
         assistant_model.eval()
@@ -158,25 +156,11 @@ def generate_greedy(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens:
             set_draft_length(assistant_model, draft_tokens)
     model.eval()
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    texts, token_ids, seconds = [], [], 0.0
     if batch_size > 1 and assistant_model is None:
         texts, token_ids, seconds = _greedy_batches(model, tokenizer, prompts, max_new_tokens, chat, batch_size, pad_id)
-        prompts_left: Sequence[Prompt] = []
     else:
-        prompts_left = prompts
-    for prompt in prompts_left:
-        ids = torch.tensor([encode_prompt(tokenizer, prompt, chat)], dtype=torch.long)
-        kwargs = dict(attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=max_new_tokens,
-                      pad_token_id=pad_id, temperature=None, top_p=None, top_k=None)
-        if assistant_model is not None:
-            kwargs["assistant_model"] = assistant_model
-        start = time.perf_counter()
-        with torch.inference_mode():
-            out = model.generate(ids, **kwargs)
-        seconds += time.perf_counter() - start
-        new = out[0, ids.shape[1]:].tolist()
-        token_ids.append(new)
-        texts.append(tokenizer.decode(new, skip_special_tokens=True))
+        texts, token_ids, seconds = _greedy_one_by_one(model, tokenizer, prompts, max_new_tokens, chat, pad_id,
+                                                       assistant_model)
     n_new = sum(len(t) for t in token_ids)
     stats = {"prompts": len(token_ids), "new_tokens": n_new, "seconds": seconds,
              "tokens_per_s": n_new / seconds if seconds > 0 else float("nan"),
@@ -199,6 +183,27 @@ def eos_token_ids(model, tokenizer) -> set[int]:
     eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     eos = eos if eos is not None else tokenizer.eos_token_id
     return set(eos) if isinstance(eos, (list, tuple)) else {eos} if eos is not None else set()
+
+
+def _greedy_one_by_one(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens: int, chat: bool, pad_id: int,
+                       assistant_model=None) -> tuple[list[str], list[list[int]], float]:
+    import torch
+
+    texts, token_ids, seconds = [], [], 0.0
+    for prompt in prompts:
+        ids = torch.tensor([encode_prompt(tokenizer, prompt, chat)], dtype=torch.long)
+        kwargs = dict(attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=max_new_tokens,
+                      pad_token_id=pad_id, temperature=None, top_p=None, top_k=None)
+        if assistant_model is not None:
+            kwargs["assistant_model"] = assistant_model
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(ids, **kwargs)
+        seconds += time.perf_counter() - start
+        new = out[0, ids.shape[1]:].tolist()
+        token_ids.append(new)
+        texts.append(tokenizer.decode(new, skip_special_tokens=True))
+    return texts, token_ids, seconds
 
 
 def _greedy_batches(model, tokenizer, prompts: Sequence[Prompt], max_new_tokens: int, chat: bool, batch_size: int,
