@@ -233,3 +233,17 @@ def test_csv_with_a_utf8_bom_imports(tmp_path):
     result = import_labeled(path, "csv", labels={"greeting", "weather"}, strict=True)
     assert result.frame[["text", "intent"]].values.tolist() == [["hello", "greeting"], ["what's the weather", "weather"]]
     assert result.quarantined == []
+
+
+def test_the_clinc150_map_names_real_intents_on_both_sides(clinc_path):
+    """A misspelt CLINC150 name in configs/clinc150_map.yaml would silently drop its rows from the real slice."""
+    from training.catalog import load_catalog
+    from training.real_data import load_intent_map
+
+    root = Path(__file__).resolve().parents[1]
+    mapping = load_intent_map(root / "configs" / "clinc150_map.yaml")
+    clinc = json.loads(clinc_path.read_text())
+    clinc_intents = {intent for split in ("train", "test") for _, intent in clinc[split]} | {"oos"}
+    catalog = set(load_catalog(root / "configs" / "intent_catalog.yaml").labels)
+    assert set(mapping) <= clinc_intents, set(mapping) - clinc_intents
+    assert set(mapping.values()) <= catalog, set(mapping.values()) - catalog
