@@ -681,7 +681,7 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | N
     the whole rollout's wall time), a failing one (30% of its answers are 500s: time from its first bad request
     to weight 0), the router's overhead p95 and the realised split against each weight."""
 
-    from serving.rollout.controller import RolloutConfig, RolloutController
+    from serving.rollout.controller import RolloutConfig, RolloutController, new_header_route
     from serving.rollout.traffic import TrafficGenerator, Utterance
     from serving.targets.local import LocalTarget
     from training.catalog import load_catalog
@@ -703,10 +703,12 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | N
         target = LocalTarget(work, feedback_inbox=str(work / "inbox"))
         target.deploy("stable", bundle, "stable")
         target.deploy("canary", bundle, "canary", {"CONVBOT_FAULT_ERROR_RATE": str(fault)} if fault else None)
+        route = new_header_route() if cfg.analysis_share > 0 else None
         controller = RolloutController(target, cfg, lambda url: (True, {"reason": "golden set skipped in the bench"}),
                                        promote=lambda: None, record=lambda r: None, alert=lambda m: None,
-                                       context={"bundle": "bench", "version": name})
-        traffic = TrafficGenerator(target.router_url, utterances, users=users, pause_s=0.0).start()
+                                       context={"bundle": "bench", "version": name}, header_route=route)
+        traffic = TrafficGenerator(target.router_url, utterances, users=users, pause_s=0.0, canary_header=route,
+                                   canary_share=cfg.analysis_share if route else 0.0).start()
         start = time.perf_counter()
         try:
             phase = controller.run(tick_s=0.5, timeout_s=1800)
@@ -716,11 +718,12 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | N
             overhead = [s["overhead_ms"] for s in samples if s.get("overhead_ms") is not None]
             target.close()
         summary = controller.summary()
-        splits = {}
+        splits = {}  # of the sessions routed by weight: header-routed analysis traffic is left out
         for h in controller.history:
             if h["stage"].startswith("stage") and h["samples"]:
-                total = sum(h["samples"].values())
-                splits[f"{h['weight']:g}"] = round(h["samples"]["canary"] / total, 4) if total else None
+                canary = h["samples"]["canary"] - h["samples"].get("canary_header_routed", 0)
+                total = h["samples"]["stable"] + canary
+                splits[f"{h['weight']:g}"] = round(canary / total, 4) if total else None
         out[name] = {"phase": phase.value, "wall_s": round(time.perf_counter() - start, 1), "reason": summary["reason"],
                      "stages": [(h["stage"], h["weight"], h["verdict"], h["samples"]) for h in controller.history],
                      "realised_split": splits, "router_overhead": _percentiles(overhead), "requests": traffic.sent}
@@ -730,7 +733,8 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | N
         print(name, out[name]["phase"], out[name]["wall_s"], flush=True)
     healthy_splits = [abs(v - float(w) / 100) for w, v in out["healthy"]["realised_split"].items()
                       if v is not None and float(w) < 100]
-    _record("canary", {"bundle": str(bundle), "weights": list(weights), "users": users, "bake_s": cfg.bake_s, "results": out,
+    _record("canary", {"bundle": str(bundle), "weights": list(weights), "users": users, "bake_s": cfg.bake_s,
+                       "analysis_share": cfg.analysis_share, "results": out,
                        "rollback_s": out["failing"].get("rollback_s"),
                        "router_overhead_p95_ms": out["healthy"]["router_overhead"].get("p95_ms"),
                        "split_error": round(max(healthy_splits), 4) if healthy_splits else None,

@@ -84,7 +84,9 @@ def _run(resources, given, xstest, release_thresholds: dict):
     config = RunConfig(ops={
         "safety_eval": SafetyEvalConfig(xstest=str(xstest), max_new_tokens=4),
         "safety_eval_release_gate": GateConfig(thresholds=release_thresholds, override_reason=tiny),
-        "canary_rollout": CanaryRolloutConfig(weights=[20.0, 50.0, 100.0], bake_s=2.0, min_requests=20, max_extensions=60,
+        # the design's weights (5% -> 25% -> 100%): the traffic generator's header-routed sessions give the
+        # analysis its canary samples at 5% as fast as at 50%
+        "canary_rollout": CanaryRolloutConfig(bake_s=2.0, min_requests=20, max_extensions=60,
                                               golden_intents=5, golden_prompts=3, timeout_s=240),
     })
     checks = [c for c in all_checks if {k.asset_key.path[0] for k in c.check_keys} <= set(RELEASE)]
@@ -115,7 +117,9 @@ def test_a_release_builds_the_bundle_judges_the_whole_bot_and_rolls_it_out(upstr
     stages = [(h["stage"], h["weight"], h["verdict"]) for h in rollout["records"]]
     assert stages[0] == ("golden", 0.0, "Successful")
     assert [s for s in stages if s[2] == "Successful" and s[0].startswith("stage")][:3] == [
-        ("stage 0", 20.0, "Successful"), ("stage 1", 50.0, "Successful"), ("stage 2", 100.0, "Successful")]
+        ("stage 0", 5.0, "Successful"), ("stage 1", 25.0, "Successful"), ("stage 2", 100.0, "Successful")]
+    first = next(h for h in rollout["records"] if h["stage"] == "stage 0")
+    assert 0 < first["samples"]["canary_header_routed"] <= first["samples"]["canary"]
     assert alias_version(client, "convbot-bot", CHAMPION) == bundle["version"]
     records = RolloutRecords(client)
     assert len(records.for_version("convbot-bot", bundle["version"])) == len(rollout["records"])

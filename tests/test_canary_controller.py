@@ -15,9 +15,11 @@ class ScriptedTarget:
     def __init__(self, canary_ms: dict[float, float], stable_ms: float = 10.0):
         self.canary_ms, self.stable_ms = canary_ms, stable_ms
         self.weight, self.seq, self.log = 0.0, itertools.count(1), []
+        self.header_routes = []
 
-    def set_routes(self, weight, clear_canary=False):
+    def set_routes(self, weight, clear_canary=False, header_route=None):
         self.weight = weight
+        self.header_routes.append(header_route)
 
     def samples(self, cursor):
         # between two looks the router has served 1,000 requests, split by the current weight
@@ -63,3 +65,27 @@ def test_a_canary_slower_while_sharing_the_load_is_rolled_back():
     controller = _run(ScriptedTarget({25.0: 30.0, 50.0: 30.0, 100.0: 30.0}))
     assert controller.state.phase == Phase.FAILED
     assert "latency_ms" in controller.state.reason
+
+
+def test_every_stage_sets_the_rollouts_header_route_and_records_count_its_samples():
+    class HeaderRouted(ScriptedTarget):
+        def samples(self, cursor):
+            fresh = super().samples(cursor)
+            for x in fresh:  # a fifth of the canary's samples came in by the header route
+                x.setdefault("header_routed", x["version"] == "canary" and x["seq"] % 5 == 0)
+            return fresh
+
+    target = HeaderRouted({})
+    route = ("x-convbot-canary", "s3cret")
+    clock = itertools.count(0.0, 10.0)
+    controller = RolloutController(target, RolloutConfig(weights=(25.0, 100.0), bake_s=1.0, min_requests=20,
+                                                         max_extensions=0),
+                                   golden=lambda url: (True, {}), promote=lambda: None, record=lambda e: None,
+                                   alert=lambda m: None, context={}, clock=lambda: next(clock), header_route=route)
+    for _ in range(20):
+        if controller.tick().completed:
+            break
+    assert controller.state.phase == Phase.SUCCESSFUL
+    assert target.header_routes == [route, route]  # once per stage
+    stage = [h for h in controller.history if h["stage"] == "stage 0"][-1]
+    assert 0 < stage["samples"]["canary_header_routed"] < stage["samples"]["canary"]

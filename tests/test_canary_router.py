@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 import uuid
 
 import httpx
@@ -78,3 +79,49 @@ def test_router_metrics_and_samples(router):
     samples = httpx.get(f"{router}/admin/samples", params={"after": 0}).json()["samples"]
     assert {s["version"] for s in samples} == {"stable", "canary"}
     assert all(s["confidence"] == 0.9 and s["status"] == 200 for s in samples[-50:])
+
+
+def test_a_header_route_sends_its_requests_to_the_canary_whatever_the_weight(router):
+    route = {"name": "X-Convbot-Canary", "value": "s3cret"}
+    with httpx.Client(base_url=router, timeout=30) as c:
+        shown = c.post("/admin/routes", json={"weight": 0.0, "header_route": route}).json()
+        assert shown["header_route"] == "x-convbot-canary" and "s3cret" not in str(shown)  # the value stays secret
+        answer = lambda headers: c.post("/v1/chat", json={"session_id": uuid.uuid4().hex, "text": "hi"},  # noqa: E731
+                                        headers=headers).json()["answer"]
+        assert {answer({"x-convbot-canary": "s3cret"}) for _ in range(20)} == {"canary"}
+        assert {answer({"x-convbot-canary": "guess"}) for _ in range(20)} == {"stable"}  # weight 0: all stable
+        samples = c.get("/admin/samples", params={"after": 0}).json()["samples"][-40:]
+        assert sum(s["header_routed"] for s in samples) == 20
+        assert all(s["version"] == "canary" for s in samples if s["header_routed"])
+        for bad in ({"name": "x"}, {"name": "", "value": "v"}, "x-convbot-canary"):
+            assert c.post("/admin/routes", json={"header_route": bad}).status_code == 400
+        assert c.post("/admin/routes", json={"header_route": {}}).json()["header_route"] is None
+        assert answer({"x-convbot-canary": "s3cret"}) == "stable"  # cleared
+
+
+def test_the_traffic_generator_sends_its_share_of_sessions_by_the_header_route(router):
+    from serving.rollout.traffic import TrafficGenerator, Utterance
+
+    route = ("x-convbot-canary", "s3cret")
+    with httpx.Client(base_url=router, timeout=30) as c:
+        c.post("/admin/routes", json={"weight": 0.0, "header_route": {"name": route[0], "value": route[1]}})
+        after = c.get("/admin/samples", params={"after": 0}).json()["seq"]
+        traffic = TrafficGenerator(router, [Utterance("hi")], users=4, turns_per_session=3, pause_s=0.0,
+                                   canary_header=route, canary_share=0.5).start()
+        try:
+            deadline = time.monotonic() + 60
+            while c.get("/admin/samples", params={"after": after}).json()["seq"] - after < 600:
+                assert time.monotonic() < deadline
+        finally:
+            traffic.stop()
+            c.post("/admin/routes", json={"header_route": {}})
+        samples = c.get("/admin/samples", params={"after": after}).json()["samples"]
+    by_session: dict[str, set] = {}
+    for s in samples:
+        by_session.setdefault(s["session"], set()).add(s["version"])
+    assert all(len(v) == 1 for v in by_session.values())  # a session stays on one version
+    share = sum(v == {"canary"} for v in by_session.values()) / len(by_session)
+    n = len(by_session)
+    assert abs(share - 0.5) <= 3.3 * math.sqrt(0.25 / n), (share, n)
+    with pytest.raises(ValueError):
+        TrafficGenerator(router, [Utterance("hi")], canary_share=0.5)  # a share needs the header

@@ -11,6 +11,11 @@ sessions, each stage baked for a time and a minimum of requests and decided by `
     Successful: `promote` moves `champion` (the registry re-reads the release gate's verdict), the target
     makes the canary's bundle stable and retires the canary.
 
+Analysis traffic: with `header_route` (a header name and a secret value, fresh per rollout) every stage also sends
+requests that carry that header to the canary (Argo Rollouts' `setHeaderRoute`), so a traffic generator can give
+the analysis canary samples at the rate the whole service serves, not at 5% of it; users' sessions follow the
+weight. Records count the header-routed canary samples apart.
+
 Stable's samples accumulate over the whole rollout, so at 100% (no stable traffic left) the canary is
 compared with everything stable served before; load-dependent metrics (latency) are judged only at the
 stages where both versions serve at once, since at 100% the canary carries the whole load.
@@ -18,6 +23,7 @@ stages where both versions serve at once, since at 100% the canary carries the w
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
@@ -39,6 +45,8 @@ class RolloutConfig:
     bake_s: float = 20.0  # minimum time at each weight
     min_requests: int = 30  # minimum canary requests at each weight (a floor: fewer can never pass)
     max_extensions: int = 8  # inconclusive stages (too few requests yet) get this many more bakes, then abort
+    # share of the traffic generator's sessions header-routed to the canary at every stage (0: all by weight)
+    analysis_share: float = 0.5
     metrics: tuple[MetricSpec, ...] = DEFAULT_METRICS
 
 
@@ -54,6 +62,14 @@ class RolloutState:
     first_bad_request_at: float | None = None
     finished_at: float | None = None
     reason: str = ""
+
+
+CANARY_HEADER = "x-convbot-canary"
+
+
+def new_header_route() -> tuple[str, str]:
+    """The header route of one rollout: a fixed name and a fresh secret value, so users cannot pick the canary."""
+    return CANARY_HEADER, secrets.token_urlsafe(16)
 
 
 def split_samples(samples: Sequence[dict]) -> dict[str, list[dict]]:
@@ -77,8 +93,9 @@ def metric_values(name: str, samples: list[dict]) -> list[float]:
 class RolloutController:
     def __init__(self, target, cfg: RolloutConfig, golden: Callable[[str], tuple[bool, dict]],
                  promote: Callable[[], None], record: Callable[[dict], None], alert: Callable[[str], None],
-                 context: dict, clock: Callable[[], float] = time.time):
+                 context: dict, clock: Callable[[], float] = time.time, header_route: tuple[str, str] | None = None):
         self.target, self.cfg, self.golden = target, cfg, golden
+        self.header_route = header_route
         self.promote, self.record, self.alert = promote, record, alert
         self.context = context  # bundle, version, manifest hash, data version, gate metrics: copied into every record
         self.clock = clock
@@ -145,7 +162,7 @@ class RolloutController:
     def _go_to(self, stage: int, now: float) -> Phase:
         s = self.state
         weight = self.cfg.weights[stage]
-        self.target.set_routes(weight)
+        self.target.set_routes(weight, header_route=self.header_route)
         s.stage, s.weight, s.phase = stage, weight, Phase.RUNNING
         s.stage_started, s.bake_until, s.extensions = now, now + self.cfg.bake_s, 0
         s.cursor = max([x["seq"] for x in self.target.samples(s.cursor)] or [s.cursor])
@@ -176,13 +193,20 @@ class RolloutController:
     def _record(self, stage: str, weight: float, verdict: Phase, details: dict, started: float, finished: float,
                 sides: dict | None = None) -> None:
         entry = {**self.context, "stage": stage, "weight": weight, "verdict": verdict.value,
-                 "samples": {k: len(v) for k, v in (sides or {}).items()}, "started_at": started,
+                 "samples": _counts(sides), "started_at": started,
                  "finished_at": finished, **details}
         self.history.append(entry)
         self.record(entry)
 
     def summary(self) -> dict:
         return {**asdict(self.state), "phase": self.state.phase.value, "records": len(self.history)}
+
+
+def _counts(sides: dict | None) -> dict:
+    counts = {k: len(v) for k, v in (sides or {}).items()}
+    if sides and any(x.get("header_routed") for x in sides["canary"]):
+        counts["canary_header_routed"] = sum(1 for x in sides["canary"] if x.get("header_routed"))
+    return counts
 
 
 def weights_over_time(history: list[dict]) -> list[tuple[float, float]]:

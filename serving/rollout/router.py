@@ -3,7 +3,9 @@
 A request goes to the canary when a hash of its session id falls under the canary weight, so a
 conversation stays on one version (raising the weight only moves sessions from stable to canary).
 Weights change at run time through the admin endpoints (`set_routes(stable, canary)` in Flagger's
-terms). Every proxied request is recorded as a sample (version, status, latency, and the bot's own
+terms). A header route (Argo Rollouts' `setHeaderRoute`) sends requests that carry one header with one
+exact value to the canary whatever the weight: the rollout sets it with a fresh secret value per rollout so
+that its analysis traffic reaches the canary on a quiet service, while users' sessions follow the weight. Every proxied request is recorded as a sample (version, status, latency, and the bot's own
 signals read from its answer) for the canary analysis, and counted in the router's /metrics:
 `convbot_canary_weight`, per-version requests and upstream latency, and the router's own overhead.
 
@@ -41,6 +43,7 @@ class RouterState:
     def __init__(self, stable: str, canary: str | None, weight: float, max_samples: int = 200_000):
         self.lock = threading.Lock()
         self.stable, self.canary, self.weight = stable, canary, float(weight)
+        self.header_route: tuple[str, str] | None = None  # (lower-case header name, exact value)
         self.samples: collections.deque = collections.deque(maxlen=max_samples)
         self.seq = 0
         r = self.registry = CollectorRegistry()
@@ -52,14 +55,21 @@ class RouterState:
         self.weight_gauge.set(self.weight)
 
     def set_routes(self, stable: str | None = None, canary: str | None = None, weight: float | None = None,
-                   clear_canary: bool = False) -> dict:
+                   clear_canary: bool = False, header_route: dict | None = None) -> dict:
         with self.lock:
+            if header_route is not None:  # {} clears it
+                if not isinstance(header_route, dict):
+                    raise ValueError("header_route must be an object: {'name': ..., 'value': ...}, or {} to clear it")
+                name, value = header_route.get("name"), header_route.get("value")
+                if header_route and not (isinstance(name, str) and name and isinstance(value, str) and value):
+                    raise ValueError("header_route needs a non-empty 'name' and 'value' (or {} to clear it)")
+                self.header_route = (name.lower(), value) if header_route else None
             if stable:
                 self.stable = stable
             if canary:
                 self.canary = canary
             if clear_canary:
-                self.canary, self.weight = None, 0.0
+                self.canary, self.weight, self.header_route = None, 0.0, None
             if weight is not None:
                 if not 0 <= weight <= 100:
                     raise ValueError(f"weight {weight} is not within 0-100")
@@ -70,7 +80,19 @@ class RouterState:
             return self.routes()
 
     def routes(self) -> dict:
-        return {"stable": self.stable, "canary": self.canary, "weight": self.weight}
+        """Where traffic goes; the header route by name only (its value is what lets a request skip the weight)."""
+        return {"stable": self.stable, "canary": self.canary, "weight": self.weight,
+                "header_route": self.header_route[0] if self.header_route else None}
+
+    def pick(self, session: str, headers) -> tuple[str, str, bool]:
+        """(version, upstream, header-routed) for one request."""
+        with self.lock:
+            canary, weight, route = self.canary, self.weight, self.header_route
+            if canary and route and headers.get(route[0]) == route[1]:
+                return "canary", canary, True
+            if session and canary and goes_to_canary(session, weight):
+                return "canary", canary, False
+            return "stable", self.stable, False
 
     def record(self, sample: dict) -> None:
         with self.lock:
@@ -119,7 +141,7 @@ def build_router(stable: str, canary: str | None = None, weight: float = 0.0) ->
         body = await request.json()
         try:
             return state.set_routes(body.get("stable"), body.get("canary"), body.get("weight"),
-                                    bool(body.get("clear_canary")))
+                                    bool(body.get("clear_canary")), body.get("header_route"))
         except ValueError as exc:
             return JSONResponse({"error": {"code": "invalid_routes", "message": str(exc)}}, status_code=400)
 
@@ -140,9 +162,7 @@ def build_router(stable: str, canary: str | None = None, weight: float = 0.0) ->
             session = str(json.loads(body).get("session_id") or "") if body else ""
         except (ValueError, AttributeError):
             pass
-        routes = state.routes()
-        version = "canary" if session and routes["canary"] and goes_to_canary(session, routes["weight"]) else "stable"
-        base = routes["canary"] if version == "canary" else routes["stable"]
+        version, base, header_routed = state.pick(session, request.headers)
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "accept")}
         url = f"{base}/v1/{path}"
         sent = time.perf_counter()
@@ -154,7 +174,8 @@ def build_router(stable: str, canary: str | None = None, weight: float = 0.0) ->
                 state.overhead.observe((sent - arrived))
                 state.requests.labels(version, str(upstream.status_code)).inc()
                 state.record({"t": time.time(), "version": version, "path": f"/v1/{path}", "status": upstream.status_code,
-                              "latency_ms": (first - sent) * 1000, "overhead_ms": (sent - arrived) * 1000})
+                              "latency_ms": (first - sent) * 1000, "overhead_ms": (sent - arrived) * 1000,
+                              "header_routed": header_routed})
 
                 async def relay():
                     try:
@@ -177,7 +198,7 @@ def build_router(stable: str, canary: str | None = None, weight: float = 0.0) ->
         state.requests.labels(version, str(status)).inc()
         state.record({"t": time.time(), "version": version, "path": f"/v1/{path}", "status": status,
                       "latency_ms": (back - sent) * 1000, "overhead_ms": overhead * 1000, "session": session,
-                      **_signals(f"/v1/{path}", status, content)})
+                      "header_routed": header_routed, **_signals(f"/v1/{path}", status, content)})
         return response
 
     return app

@@ -1,6 +1,10 @@
 """A traffic generator for the local canary: virtual users replaying held-out utterances and safe prompts
 through the router, a few turns per session, correcting the bot when it got their intent wrong (the
-correction rate the canary analysis compares)."""
+correction rate the canary analysis compares).
+
+With `canary_header` (the rollout's header route) a share of its sessions carry that header on every request, so
+the router sends them to the canary whatever the weight: analysis traffic, as Flagger's load tester calls the
+canary directly. The other sessions are routed like users' sessions, by the weight."""
 
 from __future__ import annotations
 
@@ -21,8 +25,14 @@ class Utterance:
 
 class TrafficGenerator:
     def __init__(self, base_url: str, utterances: list[Utterance], users: int = 4, turns_per_session: int = 4,
-                 pause_s: float = 0.05, seed: int = 0):
+                 pause_s: float = 0.05, seed: int = 0, canary_header: tuple[str, str] | None = None,
+                 canary_share: float = 0.0):
+        if not 0.0 <= canary_share <= 1.0:
+            raise ValueError(f"canary_share {canary_share} is not within 0-1")
+        if canary_share and not canary_header:
+            raise ValueError("canary_share needs the rollout's canary_header")
         self.base_url, self.utterances = base_url, utterances
+        self.canary_header, self.canary_share = canary_header, canary_share
         self.users, self.turns, self.pause_s = users, turns_per_session, pause_s
         self.rng = random.Random(seed)
         self._stop = threading.Event()
@@ -35,18 +45,21 @@ class TrafficGenerator:
         with httpx.Client(base_url=self.base_url, timeout=60) as client:
             while not self._stop.is_set():
                 session = f"traffic-{uuid.UUID(int=rng.getrandbits(128)).hex[:16]}"
+                probe = self.canary_share > 0 and rng.random() < self.canary_share
+                headers = dict([self.canary_header]) if probe else {}
                 for _ in range(self.turns):
                     if self._stop.is_set():
                         return
                     u = rng.choice(self.utterances)
                     try:
-                        r = client.post("/v1/chat", json={"session_id": session, "text": u.text})
+                        r = client.post("/v1/chat", json={"session_id": session, "text": u.text}, headers=headers)
                         self.sent += 1
                         if r.status_code >= 500:
                             self.errors += 1
                         elif r.status_code == 200 and u.intent and r.json().get("intent") != u.intent:
-                            client.post("/v1/feedback", json={"session_id": session, "turn_id": r.json()["turn_id"],
-                                                              "correction": f"I meant {u.intent.replace('_', ' ')}."})
+                            correction = f"I meant {u.intent.replace('_', ' ')}."
+                            client.post("/v1/feedback", headers=headers, json={
+                                "session_id": session, "turn_id": r.json()["turn_id"], "correction": correction})
                     except httpx.HTTPError:
                         self.errors += 1
                     time.sleep(self.pause_s)
