@@ -97,6 +97,9 @@ def test_a_header_route_sends_its_requests_to_the_canary_whatever_the_weight(rou
             assert c.post("/admin/routes", json={"header_route": bad}).status_code == 400
         assert c.post("/admin/routes", json={"header_route": {}}).json()["header_route"] is None
         assert answer({"x-convbot-canary": "s3cret"}) == "stable"  # cleared
+        # a refused change is refused whole: the valid header route beside a bad weight is not applied
+        assert c.post("/admin/routes", json={"weight": 120, "header_route": route}).status_code == 400
+        assert c.get("/admin/routes").json()["header_route"] is None
 
 
 def test_the_traffic_generator_sends_its_share_of_sessions_by_the_header_route(router):

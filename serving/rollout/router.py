@@ -44,6 +44,7 @@ class RouterState:
         self.lock = threading.Lock()
         self.stable, self.canary, self.weight = stable, canary, float(weight)
         self.header_route: tuple[str, str] | None = None  # (lower-case header name, exact value)
+        self._snapshot = (self.stable, self.canary, self.weight, self.header_route)
         self.samples: collections.deque = collections.deque(maxlen=max_samples)
         self.seq = 0
         r = self.registry = CollectorRegistry()
@@ -56,27 +57,29 @@ class RouterState:
 
     def set_routes(self, stable: str | None = None, canary: str | None = None, weight: float | None = None,
                    clear_canary: bool = False, header_route: dict | None = None) -> dict:
+        """Validated first, then applied whole: a refused change leaves every route as it was."""
         with self.lock:
+            route = self.header_route
             if header_route is not None:  # {} clears it
                 if not isinstance(header_route, dict):
                     raise ValueError("header_route must be an object: {'name': ..., 'value': ...}, or {} to clear it")
                 name, value = header_route.get("name"), header_route.get("value")
                 if header_route and not (isinstance(name, str) and name and isinstance(value, str) and value):
                     raise ValueError("header_route needs a non-empty 'name' and 'value' (or {} to clear it)")
-                self.header_route = (name.lower(), value) if header_route else None
-            if stable:
-                self.stable = stable
-            if canary:
-                self.canary = canary
+                route = (name.lower(), value) if header_route else None
+            new_stable, new_canary, new_weight = stable or self.stable, canary or self.canary, self.weight
             if clear_canary:
-                self.canary, self.weight, self.header_route = None, 0.0, None
+                new_canary, new_weight, route = None, 0.0, None
             if weight is not None:
                 if not 0 <= weight <= 100:
                     raise ValueError(f"weight {weight} is not within 0-100")
-                if weight > 0 and not self.canary:
+                if weight > 0 and not new_canary:
                     raise ValueError("no canary upstream to send traffic to")
-                self.weight = float(weight)
+                new_weight = float(weight)
+            self.stable, self.canary, self.weight, self.header_route = new_stable, new_canary, new_weight, route
             self.weight_gauge.set(self.weight)
+            # one tuple, swapped whole: a request reads a consistent snapshot without taking the lock
+            self._snapshot = (self.stable, self.canary, self.weight, self.header_route)
             return self.routes()
 
     def routes(self) -> dict:
@@ -86,13 +89,12 @@ class RouterState:
 
     def pick(self, session: str, headers) -> tuple[str, str, bool]:
         """(version, upstream, header-routed) for one request."""
-        with self.lock:
-            canary, weight, route = self.canary, self.weight, self.header_route
-            if canary and route and headers.get(route[0]) == route[1]:
-                return "canary", canary, True
-            if session and canary and goes_to_canary(session, weight):
-                return "canary", canary, False
-            return "stable", self.stable, False
+        stable, canary, weight, route = self._snapshot
+        if canary and route and headers.get(route[0]) == route[1]:
+            return "canary", canary, True
+        if session and canary and goes_to_canary(session, weight):
+            return "canary", canary, False
+        return "stable", stable, False
 
     def record(self, sample: dict) -> None:
         with self.lock:
