@@ -718,12 +718,7 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | N
             overhead = [s["overhead_ms"] for s in samples if s.get("overhead_ms") is not None]
             target.close()
         summary = controller.summary()
-        splits = {}  # of the sessions routed by weight: header-routed analysis traffic is left out
-        for h in controller.history:
-            if h["stage"].startswith("stage") and h["samples"]:
-                canary = h["samples"]["canary"] - h["samples"].get("canary_header_routed", 0)
-                total = h["samples"]["stable"] + canary
-                splits[f"{h['weight']:g}"] = round(canary / total, 4) if total else None
+        splits = _realised_split(controller.history, samples)
         out[name] = {"phase": phase.value, "wall_s": round(time.perf_counter() - start, 1), "reason": summary["reason"],
                      "stages": [(h["stage"], h["weight"], h["verdict"], h["samples"]) for h in controller.history],
                      "realised_split": splits, "router_overhead": _percentiles(overhead), "requests": traffic.sent}
@@ -731,15 +726,37 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | N
             out[name]["rollback_s"] = round(summary["finished_at"] - summary["first_bad_request_at"], 1) \
                 if summary["first_bad_request_at"] else None
         print(name, out[name]["phase"], out[name]["wall_s"], flush=True)
-    healthy_splits = [abs(v - float(w) / 100) for w, v in out["healthy"]["realised_split"].items()
-                      if v is not None and float(w) < 100]
+    healthy_splits = out["healthy"]["realised_split"].values()
     _record("canary", {"bundle": str(bundle), "weights": list(weights), "users": users, "bake_s": cfg.bake_s,
                        "analysis_share": cfg.analysis_share, "results": out,
                        "rollback_s": out["failing"].get("rollback_s"),
                        "router_overhead_p95_ms": out["healthy"]["router_overhead"].get("p95_ms"),
-                       "split_error": round(max(healthy_splits), 4) if healthy_splits else None,
+                       "split_error": max((v["error"] for v in healthy_splits), default=None),
+                       "split_within_tolerance": all(v["error"] <= v["tolerance"] for v in healthy_splits),
                        "full_rollout_s": out["healthy"]["wall_s"],
                        "bar": {"rollback_s": "<= 60", "router_overhead_p95_ms": "<= 2"}})
+
+
+def _realised_split(history: list[dict], samples: list[dict]) -> dict:
+    """Per weight below 100%: the share of sessions routed by weight (header-routed analysis sessions left out)
+    that went to the canary, against the weight, with a ~99.9% binomial tolerance on that many sessions."""
+    import math
+
+    stages = [h for h in history if h["stage"].startswith("stage") and h["weight"] < 100]
+    out = {}
+    for weight in sorted({h["weight"] for h in stages}):
+        start = min(h["started_at"] for h in stages if h["weight"] == weight)
+        end = max(h["finished_at"] for h in stages if h["weight"] == weight)
+        sessions: dict[str, str] = {}
+        for s in samples:
+            if start <= s["t"] <= end and s.get("session") and not s.get("header_routed"):
+                sessions.setdefault(s["session"], s["version"])
+        if sessions:
+            p, n = weight / 100, len(sessions)
+            share = sum(v == "canary" for v in sessions.values()) / n
+            out[f"{weight:g}"] = {"sessions": n, "share": round(share, 4), "error": round(abs(share - p), 4),
+                                  "tolerance": round(3.3 * math.sqrt(p * (1 - p) / n), 4)}
+    return out
 
 
 def bench_pii() -> None:

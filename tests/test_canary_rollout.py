@@ -108,3 +108,18 @@ def test_a_bundle_whose_files_changed_is_refused(bundle, tmp_path):
             target.deploy("canary", copy, "9")
     finally:
         target.close()
+
+
+def test_replicas_yield_the_cpu_to_the_router_in_front_of_them(bundle, tmp_path):
+    import os
+
+    from serving.targets.local import REPLICA_NICENESS
+
+    target = LocalTarget(tmp_path / "work", ready_timeout_s=120)
+    try:
+        target.deploy("stable", bundle, "1")
+        replica = os.getpriority(os.PRIO_PROCESS, target.roles["stable"][0].proc.pid)
+        router = os.getpriority(os.PRIO_PROCESS, target.router.proc.pid)
+    finally:
+        target.close()
+    assert replica - router == REPLICA_NICENESS > 0
