@@ -14,7 +14,7 @@ from evals.safety import load_xstest
 from pipelines.resources import MlflowResource, ModelStoreResource
 from pipelines.settings import project_path, state_dir
 from serving.registry import CHAMPION, alias_version, move_alias
-from serving.rollout.controller import RolloutConfig, RolloutController, new_header_route
+from serving.rollout.controller import HeaderRoute, RolloutConfig, RolloutController
 from serving.rollout.golden import GoldenCase, replay
 from serving.rollout.records import RolloutRecords
 from serving.rollout.traffic import TrafficGenerator, Utterance
@@ -34,8 +34,9 @@ class CanaryRolloutConfig(Config):
     min_requests: int = Field(default=_ROLLOUT.min_requests, description="minimum canary requests at each weight")
     max_extensions: int = Field(default=_ROLLOUT.max_extensions, description="extra bakes for inconclusive stages")
     analysis_share: float = Field(default=_ROLLOUT.analysis_share, ge=0.0, le=1.0,
-                                  description="share of the traffic generator's sessions sent to the canary by a "
-                                              "header route at every stage (analysis traffic); users follow the weight")
+                                  description="share of the traffic generator's sessions pinned by a header route, "
+                                              "half to the canary and half to stable, at every stage (analysis "
+                                              "traffic, judged on its own); the rest follow the weight like users")
     traffic_users: int = Field(default=16, description="virtual users of the local traffic generator (0 = none); "
                                                     "as many as docs/benchmarks.md measured the canary with")
     golden_intents: int = 60
@@ -121,7 +122,7 @@ def canary_rollout(context: AssetExecutionContext, config: CanaryRolloutConfig, 
     golden_cases, utterances = _golden_and_traffic(config, list(intent_catalog["labels"]), safety_eval["xstest"])
     cfg = RolloutConfig(tuple(config.weights), config.bake_s, config.min_requests, config.max_extensions,
                         analysis_share=config.analysis_share)
-    route = new_header_route() if config.traffic_users > 0 and cfg.analysis_share > 0 else None
+    route = HeaderRoute.new() if config.traffic_users > 0 and cfg.analysis_share > 0 else None
 
     def promote() -> None:
         move_alias(client, name, CHAMPION, version, actor=f"dagster run {context.run.run_id}",
@@ -137,8 +138,8 @@ def canary_rollout(context: AssetExecutionContext, config: CanaryRolloutConfig, 
                                        records.append, _alert(config.alert_webhook, context.log), context_fields,
                                        header_route=route)
         if config.traffic_users > 0:
-            traffic = TrafficGenerator(target.router_url, utterances, users=config.traffic_users, canary_header=route,
-                                       canary_share=cfg.analysis_share if route else 0.0).start()
+            traffic = TrafficGenerator(target.router_url, utterances, users=config.traffic_users, analysis=route,
+                                       analysis_share=cfg.analysis_share if route else 0.0).start()
         phase = controller.run(tick_s=1.0, timeout_s=config.timeout_s)
     finally:
         if traffic is not None:
@@ -151,11 +152,11 @@ def canary_rollout(context: AssetExecutionContext, config: CanaryRolloutConfig, 
             mlf.log_dict({"records": history, "summary": controller.summary()}, f"rollout_records_{int(started)}.json")
             mlf.log_artifact(str(chart), "plots")
         chart_meta = image(chart, "canary rollout")
-    table = ("| stage | weight | verdict | stable / canary samples (header-routed) | time (s) |\n"
+    table = ("| stage | weight | verdict | stable / canary samples (of them pinned analysis traffic) | time (s) |\n"
              "|---|---|---|---|---|\n") + "".join(
-        f"| {h['stage']} | {h['weight']:g}% | {h['verdict']} | {h['samples'].get('stable', '-')} / "
-        f"{h['samples'].get('canary', '-')} ({h['samples'].get('canary_header_routed', 0)}) | "
-        f"{h['finished_at'] - started:.0f} |\n" for h in history)
+        f"| {h['stage']} | {h['weight']:g}% | {h['verdict']} | {h['samples'].get('stable', '-')} "
+        f"({h['samples'].get('stable_header_routed', 0)}) / {h['samples'].get('canary', '-')} "
+        f"({h['samples'].get('canary_header_routed', 0)}) | {h['finished_at'] - started:.0f} |\n" for h in history)
     summary = controller.summary()
     rollback_s = (summary["finished_at"] - summary["first_bad_request_at"]) \
         if phase.value == "Failed" and summary["first_bad_request_at"] else None

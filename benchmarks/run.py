@@ -681,7 +681,7 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | N
     the whole rollout's wall time), a failing one (30% of its answers are 500s: time from its first bad request
     to weight 0), the router's overhead p95 and the realised split against each weight."""
 
-    from serving.rollout.controller import RolloutConfig, RolloutController, new_header_route
+    from serving.rollout.controller import HeaderRoute, RolloutConfig, RolloutController
     from serving.rollout.traffic import TrafficGenerator, Utterance
     from serving.targets.local import LocalTarget
     from training.catalog import load_catalog
@@ -703,12 +703,12 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | N
         target = LocalTarget(work, feedback_inbox=str(work / "inbox"))
         target.deploy("stable", bundle, "stable")
         target.deploy("canary", bundle, "canary", {"CONVBOT_FAULT_ERROR_RATE": str(fault)} if fault else None)
-        route = new_header_route() if cfg.analysis_share > 0 else None
+        route = HeaderRoute.new() if cfg.analysis_share > 0 else None
         controller = RolloutController(target, cfg, lambda url: (True, {"reason": "golden set skipped in the bench"}),
                                        promote=lambda: None, record=lambda r: None, alert=lambda m: None,
                                        context={"bundle": "bench", "version": name}, header_route=route)
-        traffic = TrafficGenerator(target.router_url, utterances, users=users, pause_s=0.0, canary_header=route,
-                                   canary_share=cfg.analysis_share if route else 0.0).start()
+        traffic = TrafficGenerator(target.router_url, utterances, users=users, pause_s=0.0, analysis=route,
+                                   analysis_share=cfg.analysis_share if route else 0.0).start()
         start = time.perf_counter()
         try:
             phase = controller.run(tick_s=0.5, timeout_s=1800)
@@ -731,16 +731,17 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | N
                        "analysis_share": cfg.analysis_share, "results": out,
                        "rollback_s": out["failing"].get("rollback_s"),
                        "router_overhead_p95_ms": out["healthy"]["router_overhead"].get("p95_ms"),
+                       # over users' sessions (a session's turns all go one way), not requests
                        "split_error": max((v["error"] for v in healthy_splits), default=None),
-                       "split_within_tolerance": all(v["error"] <= v["tolerance"] for v in healthy_splits),
+                       "split_binomial_p_min": min((v["p_value"] for v in healthy_splits), default=None),
                        "full_rollout_s": out["healthy"]["wall_s"],
                        "bar": {"rollback_s": "<= 60", "router_overhead_p95_ms": "<= 2"}})
 
 
 def _realised_split(history: list[dict], samples: list[dict]) -> dict:
-    """Per weight below 100%: the share of sessions routed by weight (header-routed analysis sessions left out)
-    that went to the canary, against the weight, with a ~99.9% binomial tolerance on that many sessions."""
-    import math
+    """Per weight below 100%: the share of sessions routed by weight (pinned analysis sessions left out) that went
+    to the canary, against the weight, with the exact binomial test's two-sided p-value on that many sessions."""
+    from scipy.stats import binomtest
 
     stages = [h for h in history if h["stage"].startswith("stage") and h["weight"] < 100]
     out = {}
@@ -752,10 +753,9 @@ def _realised_split(history: list[dict], samples: list[dict]) -> dict:
             if start <= s["t"] <= end and s.get("session") and not s.get("header_routed"):
                 sessions.setdefault(s["session"], s["version"])
         if sessions:
-            p, n = weight / 100, len(sessions)
-            share = sum(v == "canary" for v in sessions.values()) / n
-            out[f"{weight:g}"] = {"sessions": n, "share": round(share, 4), "error": round(abs(share - p), 4),
-                                  "tolerance": round(3.3 * math.sqrt(p * (1 - p) / n), 4)}
+            n, k = len(sessions), sum(v == "canary" for v in sessions.values())
+            out[f"{weight:g}"] = {"sessions": n, "share": round(k / n, 4), "error": round(abs(k / n - weight / 100), 4),
+                                  "p_value": round(float(binomtest(k, n, weight / 100).pvalue), 4)}
     return out
 
 

@@ -84,8 +84,8 @@ def _run(resources, given, xstest, release_thresholds: dict):
     config = RunConfig(ops={
         "safety_eval": SafetyEvalConfig(xstest=str(xstest), max_new_tokens=4),
         "safety_eval_release_gate": GateConfig(thresholds=release_thresholds, override_reason=tiny),
-        # the design's weights (5% -> 25% -> 100%): the traffic generator's header-routed sessions give the
-        # analysis its canary samples at 5% as fast as at 50%
+        # the design's weights (5% -> 25% -> 100%): the traffic generator's pinned sessions give the analysis
+        # its canary samples at 5% as fast as at 50%
         "canary_rollout": CanaryRolloutConfig(bake_s=2.0, min_requests=20, max_extensions=60,
                                               golden_intents=5, golden_prompts=3, timeout_s=240),
     })
@@ -120,6 +120,7 @@ def test_a_release_builds_the_bundle_judges_the_whole_bot_and_rolls_it_out(upstr
         ("stage 0", 5.0, "Successful"), ("stage 1", 25.0, "Successful"), ("stage 2", 100.0, "Successful")]
     first = next(h for h in rollout["records"] if h["stage"] == "stage 0")
     assert 0 < first["samples"]["canary_header_routed"] <= first["samples"]["canary"]
+    assert 0 < first["samples"]["stable_header_routed"] <= first["samples"]["stable"]
     assert alias_version(client, "convbot-bot", CHAMPION) == bundle["version"]
     records = RolloutRecords(client)
     assert len(records.for_version("convbot-bot", bundle["version"])) == len(rollout["records"])

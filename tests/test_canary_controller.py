@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 from serving.rollout.analysis import Phase
-from serving.rollout.controller import RolloutConfig, RolloutController
+from serving.rollout.controller import HeaderRoute, RolloutConfig, RolloutController
 
 
 class ScriptedTarget:
@@ -67,16 +67,23 @@ def test_a_canary_slower_while_sharing_the_load_is_rolled_back():
     assert "latency_ms" in controller.state.reason
 
 
-def test_every_stage_sets_the_rollouts_header_route_and_records_count_its_samples():
-    class HeaderRouted(ScriptedTarget):
-        def samples(self, cursor):
-            fresh = super().samples(cursor)
-            for x in fresh:  # a fifth of the canary's samples came in by the header route
-                x.setdefault("header_routed", x["version"] == "canary" and x["seq"] % 5 == 0)
-            return fresh
+class WithUsers(ScriptedTarget):
+    """As ScriptedTarget, plus pinned analysis traffic (every 3rd request, to each version in turn): the canary
+    refuses every one of its weighted users' prompts (its users write differently), but the pinned traffic, the
+    same prompts for both versions, shows no difference."""
 
-    target = HeaderRouted({})
-    route = ("x-convbot-canary", "s3cret")
+    def samples(self, cursor):
+        fresh = super().samples(cursor)
+        for x in fresh:
+            if "header_routed" not in x:
+                x["header_routed"] = x["seq"] % 3 == 0
+                if x["header_routed"]:
+                    x["version"] = "canary" if x["seq"] % 2 else "stable"
+                x["refused"] = x["version"] == "canary" and not x["header_routed"]
+        return fresh
+
+
+def _run_with(target, route):
     clock = itertools.count(0.0, 10.0)
     controller = RolloutController(target, RolloutConfig(weights=(25.0, 100.0), bake_s=1.0, min_requests=20,
                                                          max_extensions=0),
@@ -85,7 +92,30 @@ def test_every_stage_sets_the_rollouts_header_route_and_records_count_its_sample
     for _ in range(20):
         if controller.tick().completed:
             break
-    assert controller.state.phase == Phase.SUCCESSFUL
-    assert target.header_routes == [route, route]  # once per stage
+    return controller
+
+
+def test_with_a_header_route_stages_are_judged_on_the_pinned_traffic_and_records_count_it():
+    route = HeaderRoute.new()
+    target = WithUsers({})
+    controller = _run_with(target, route)
+    assert controller.state.phase == Phase.SUCCESSFUL, controller.state.reason
+    assert target.header_routes == [route, route]  # set at every stage
     stage = [h for h in controller.history if h["stage"] == "stage 0"][-1]
     assert 0 < stage["samples"]["canary_header_routed"] < stage["samples"]["canary"]
+    assert 0 < stage["samples"]["stable_header_routed"] < stage["samples"]["stable"]
+    # without the route the same samples are judged all together, and the users' refusals fail the canary
+    assert _run_with(WithUsers({}), None).state.phase == Phase.FAILED
+
+
+def test_a_canary_failing_its_users_fails_early_even_when_the_pinned_traffic_is_fine():
+    class FailsUsers(WithUsers):
+        def samples(self, cursor):
+            fresh = super().samples(cursor)
+            for x in fresh:
+                if x["version"] == "canary" and not x["header_routed"]:
+                    x["status"] = 500
+            return fresh
+
+    controller = _run_with(FailsUsers({}), HeaderRoute.new())
+    assert controller.state.phase == Phase.FAILED and "error_rate" in controller.state.reason

@@ -14,14 +14,15 @@ import pytest
 from evals.gate import Threshold, Verdict, load_gate_specs
 from serving.registry import CHAMPION, alias_version, move_alias, record_verdict
 from serving.rollout.analysis import Phase
-from serving.rollout.controller import RolloutConfig, RolloutController, new_header_route
+from serving.rollout.controller import HeaderRoute, RolloutConfig, RolloutController
 from serving.rollout.golden import GoldenCase, replay
 from serving.rollout.records import RolloutRecords
 from serving.rollout.traffic import TrafficGenerator, Utterance
 from serving.targets.local import LocalTarget
 
-# the design's weights with a short bake: the traffic generator's header-routed sessions (half of them) give the
-# analysis canary samples at 5% as fast as at 50% (the router's own 5% and 25% splits: test_canary_router.py)
+# the design's weights with a short bake: the traffic generator's pinned sessions (half of them, half of those on
+# the canary) give the analysis canary samples at 5% as fast as at 50% (the router's own 5% and 25% splits:
+# test_canary_router.py)
 FAST = RolloutConfig(bake_s=2.0, min_requests=20, max_extensions=60)
 UTTERANCES = [Utterance("what's the weather in Paris tomorrow", "weather"), Utterance("hello", "greeting"),
               Utterance("set an alarm for 7 am", "set_alarm"), Utterance("book a flight to Rome", "book_flight"),
@@ -50,7 +51,7 @@ def registry(tmp_path):
 
 def _rollout(bundle, tmp_path, registry, fault: float = 0.0, golden=None):
     target = LocalTarget(tmp_path / "work", feedback_inbox=str(tmp_path / "inbox"))
-    route = new_header_route()
+    route = HeaderRoute.new()
     alerts: list[str] = []
     records = RolloutRecords(registry)
     target.deploy("stable", bundle, "1")
@@ -60,8 +61,8 @@ def _rollout(bundle, tmp_path, registry, fault: float = 0.0, golden=None):
         promote=lambda: move_alias(registry, "convbot-bot", CHAMPION, "2", actor="test", reason="canary completed"),
         record=records.append, alert=alerts.append, context={"bundle": "convbot-bot", "version": "2"},
         header_route=route)
-    traffic = TrafficGenerator(target.router_url, UTTERANCES, users=4, pause_s=0.01, canary_header=route,
-                               canary_share=FAST.analysis_share).start()
+    traffic = TrafficGenerator(target.router_url, UTTERANCES, users=4, pause_s=0.01, analysis=route,
+                               analysis_share=FAST.analysis_share).start()
     try:
         phase = controller.run(tick_s=0.5, timeout_s=240)
     finally:
@@ -75,7 +76,7 @@ def test_a_canary_answering_5xx_is_rolled_back_within_the_bake_and_champion_stay
     phase, controller, alerts, records, routes = _rollout(bundle, tmp_path, registry, fault=0.3)
     assert phase == Phase.FAILED
     assert alias_version(registry, "convbot-bot", CHAMPION) == "1"
-    assert routes["weight"] == 0.0 and routes["canary"] is None
+    assert routes["weight"] == 0.0 and routes["canary"] is None and routes["header_route"] is None
     assert alerts and "rolled back" in alerts[0]
     last = controller.history[-1]
     assert last["stage"] == "rollback" and "error_rate" in last["reason"] and "at 5%" in last["reason"]

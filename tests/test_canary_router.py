@@ -81,50 +81,72 @@ def test_router_metrics_and_samples(router):
     assert all(s["confidence"] == 0.9 and s["status"] == 200 for s in samples[-50:])
 
 
-def test_a_header_route_sends_its_requests_to_the_canary_whatever_the_weight(router):
-    route = {"name": "X-Convbot-Canary", "value": "s3cret"}
+ROUTE = {"name": "X-Convbot-Analysis", "canary": "c" * 24, "stable": "s" * 24}
+
+
+def test_a_header_route_pins_its_requests_to_a_version_whatever_the_weight(router):
     with httpx.Client(base_url=router, timeout=30) as c:
-        shown = c.post("/admin/routes", json={"weight": 0.0, "header_route": route}).json()
-        assert shown["header_route"] == "x-convbot-canary" and "s3cret" not in str(shown)  # the value stays secret
+        shown = c.post("/admin/routes", json={"weight": 100.0, "header_route": ROUTE}).json()
+        assert shown["header_route"] == "x-convbot-analysis" and "c" * 24 not in str(shown)  # the values stay secret
+        assert "c" * 24 not in c.get("/healthz").text
         answer = lambda headers: c.post("/v1/chat", json={"session_id": uuid.uuid4().hex, "text": "hi"},  # noqa: E731
                                         headers=headers).json()["answer"]
-        assert {answer({"x-convbot-canary": "s3cret"}) for _ in range(20)} == {"canary"}
-        assert {answer({"x-convbot-canary": "guess"}) for _ in range(20)} == {"stable"}  # weight 0: all stable
-        samples = c.get("/admin/samples", params={"after": 0}).json()["samples"][-40:]
-        assert sum(s["header_routed"] for s in samples) == 20
-        assert all(s["version"] == "canary" for s in samples if s["header_routed"])
-        for bad in ({"name": "x"}, {"name": "", "value": "v"}, "x-convbot-canary"):
+        assert {answer({"x-convbot-analysis": "s" * 24}) for _ in range(20)} == {"stable"}  # at 100%
+        c.post("/admin/routes", json={"weight": 0.0})
+        assert {answer({"x-convbot-analysis": "c" * 24}) for _ in range(20)} == {"canary"}  # at 0%
+        assert {answer({"x-convbot-analysis": "guess"}) for _ in range(20)} == {"stable"}  # by weight: 0%
+        samples = c.get("/admin/samples", params={"after": 0}).json()["samples"][-60:]
+        assert sum(s["header_routed"] for s in samples) == 40
+        for bad in ({"name": "x"}, {"name": "", "canary": "c" * 24, "stable": "s" * 24},
+                    {**ROUTE, "stable": "short"}, {**ROUTE, "stable": "c" * 24}, "x-convbot-analysis"):
             assert c.post("/admin/routes", json={"header_route": bad}).status_code == 400
         assert c.post("/admin/routes", json={"header_route": {}}).json()["header_route"] is None
-        assert answer({"x-convbot-canary": "s3cret"}) == "stable"  # cleared
+        assert answer({"x-convbot-analysis": "c" * 24}) == "stable"  # cleared
         # a refused change is refused whole: the valid header route beside a bad weight is not applied
-        assert c.post("/admin/routes", json={"weight": 120, "header_route": route}).status_code == 400
+        assert c.post("/admin/routes", json={"weight": 120, "header_route": ROUTE}).status_code == 400
         assert c.get("/admin/routes").json()["header_route"] is None
 
 
-def test_the_traffic_generator_sends_its_share_of_sessions_by_the_header_route(router):
+def test_the_session_hash_is_keyed_so_a_user_cannot_choose_the_canary():
+    from serving.rollout.router import goes_to_canary
+
+    sessions = [f"s{i}" for i in range(2000)]
+    one = [goes_to_canary(s, 25.0, b"first key") for s in sessions]
+    two = [goes_to_canary(s, 25.0, b"other key") for s in sessions]
+    assert one != two and abs(sum(one) / 2000 - 0.25) < 0.04 and abs(sum(two) / 2000 - 0.25) < 0.04
+    # under one key, raising the weight only adds sessions
+    assert all(goes_to_canary(s, 50.0, b"first key") for s, c in zip(sessions, one) if c)
+
+
+def test_the_traffic_generator_pins_its_share_of_sessions_half_to_each_version(router):
+    from serving.rollout.controller import HeaderRoute
     from serving.rollout.traffic import TrafficGenerator, Utterance
 
-    route = ("x-convbot-canary", "s3cret")
+    route = HeaderRoute("x-convbot-analysis", "c" * 24, "s" * 24)
     with httpx.Client(base_url=router, timeout=30) as c:
-        c.post("/admin/routes", json={"weight": 0.0, "header_route": {"name": route[0], "value": route[1]}})
+        c.post("/admin/routes", json={"weight": 0.0, "header_route": route.for_router()})
         after = c.get("/admin/samples", params={"after": 0}).json()["seq"]
         traffic = TrafficGenerator(router, [Utterance("hi")], users=4, turns_per_session=3, pause_s=0.0,
-                                   canary_header=route, canary_share=0.5).start()
+                                   analysis=route, analysis_share=0.5).start()
         try:
             deadline = time.monotonic() + 60
-            while c.get("/admin/samples", params={"after": after}).json()["seq"] - after < 600:
+            while c.get("/admin/samples", params={"after": after}).json()["seq"] - after < 900:
                 assert time.monotonic() < deadline
+                time.sleep(0.2)
         finally:
             traffic.stop()
             c.post("/admin/routes", json={"header_route": {}})
         samples = c.get("/admin/samples", params={"after": after}).json()["samples"]
-    by_session: dict[str, set] = {}
+    sessions: dict[str, set] = {}
     for s in samples:
-        by_session.setdefault(s["session"], set()).add(s["version"])
-    assert all(len(v) == 1 for v in by_session.values())  # a session stays on one version
-    share = sum(v == {"canary"} for v in by_session.values()) / len(by_session)
-    n = len(by_session)
-    assert abs(share - 0.5) <= 3.3 * math.sqrt(0.25 / n), (share, n)
+        sessions.setdefault(s["session"], set()).add((s["version"], s["header_routed"]))
+    assert all(len(v) == 1 for v in sessions.values())  # a session stays on one version, pinned or not
+    kinds = [next(iter(v)) for v in sessions.values()]
+    n = len(kinds)
+    pinned = [version for version, routed in kinds if routed]
+    assert abs(len(pinned) / n - 0.5) <= 3.3 * math.sqrt(0.25 / n), (len(pinned), n)
+    assert abs(pinned.count("canary") / len(pinned) - 0.5) <= 3.3 * math.sqrt(0.25 / len(pinned))
+    assert all(version == "stable" for version, routed in kinds if not routed)  # weight 0
+    assert "c" * 24 not in repr(route)
     with pytest.raises(ValueError):
-        TrafficGenerator(router, [Utterance("hi")], canary_share=0.5)  # a share needs the header
+        TrafficGenerator(router, [Utterance("hi")], analysis_share=0.5)  # a share needs the route

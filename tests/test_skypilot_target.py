@@ -65,7 +65,8 @@ def test_deploy_update_promote_and_stop_through_the_sdk(tmp_path, monkeypatch):
     assert target.deploy("stable", tmp_path / "bundle-v1", "1") == "http://10.0.0.1:30001"
     assert target.deploy("canary", tmp_path / "bundle-v2", "2") == "http://10.0.0.2:30001"
     target.set_routes(5.0)
-    assert routes[-1] == {"weight": 5.0, "stable": "http://10.0.0.1:30001", "canary": "http://10.0.0.2:30001"}
+    assert routes[-1] == {"weight": 5.0, "stable": "http://10.0.0.1:30001", "canary": "http://10.0.0.2:30001",
+                          "header_route": {}}  # no analysis route: any route an earlier rollout left is cleared
     target.deploy("canary", tmp_path / "bundle-v3", "3")  # already up: updated, not started again
     ops = [(op, a.get("service")) for op, a in sky.calls if op != "status"]
     assert ops == [("up", "convbot-stable"), ("up", "convbot-canary"), ("update", "convbot-canary")]

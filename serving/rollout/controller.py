@@ -11,10 +11,13 @@ sessions, each stage baked for a time and a minimum of requests and decided by `
     Successful: `promote` moves `champion` (the registry re-reads the release gate's verdict), the target
     makes the canary's bundle stable and retires the canary.
 
-Analysis traffic: with `header_route` (a header name and a secret value, fresh per rollout) every stage also sends
-requests that carry that header to the canary (Argo Rollouts' `setHeaderRoute`), so a traffic generator can give
-the analysis canary samples at the rate the whole service serves, not at 5% of it; users' sessions follow the
-weight. Records count the header-routed canary samples apart.
+Analysis traffic: with a `HeaderRoute` (a header name and two secret values, fresh per rollout) every stage pins
+requests that carry the header to the canary or to stable (Argo Rollouts' `setHeaderRoute`), and a traffic
+generator sends that many of its sessions to each: the analysis gets canary samples at the rate the service
+serves, not at 5% of it, and compares canary with stable on the same traffic (the same prompts, in equal
+shares). While a stage has pinned samples its metrics are judged on them alone; the critical metrics' early
+check also reads every request, users' included. Users' sessions follow the weight. Records count the pinned
+samples apart (`stable_header_routed`, `canary_header_routed`).
 
 Stable's samples accumulate over the whole rollout, so at 100% (no stable traffic left) the canary is
 compared with everything stable served before; load-dependent metrics (latency) are judged only at the
@@ -45,8 +48,8 @@ class RolloutConfig:
     bake_s: float = 20.0  # minimum time at each weight
     min_requests: int = 30  # minimum canary requests at each weight (a floor: fewer can never pass)
     max_extensions: int = 8  # inconclusive stages (too few requests yet) get this many more bakes, then abort
-    # share of the traffic generator's sessions header-routed to the canary at every stage (0: all by weight)
-    analysis_share: float = 0.5
+    # share of the traffic generator's sessions pinned by the header route, half to each version (0: all by weight)
+    analysis_share: float = 0.8
     metrics: tuple[MetricSpec, ...] = DEFAULT_METRICS
 
 
@@ -64,12 +67,30 @@ class RolloutState:
     reason: str = ""
 
 
-CANARY_HEADER = "x-convbot-canary"
+CANARY_HEADER = "x-convbot-analysis"
 
 
-def new_header_route() -> tuple[str, str]:
-    """The header route of one rollout: a fixed name and a fresh secret value, so users cannot pick the canary."""
-    return CANARY_HEADER, secrets.token_urlsafe(16)
+@dataclass(frozen=True)
+class HeaderRoute:
+    """The header route of one rollout: a header name and a fresh secret value per version (a client without them
+    cannot pick a version)."""
+
+    name: str
+    canary: str
+    stable: str
+
+    @classmethod
+    def new(cls) -> "HeaderRoute":
+        return cls(CANARY_HEADER, secrets.token_urlsafe(24), secrets.token_urlsafe(24))
+
+    def headers(self, version: str) -> dict[str, str]:
+        return {self.name: self.canary if version == "canary" else self.stable}
+
+    def for_router(self) -> dict[str, str]:
+        return {"name": self.name, "canary": self.canary, "stable": self.stable}
+
+    def __repr__(self) -> str:  # never print the secrets
+        return f"HeaderRoute(name={self.name!r})"
 
 
 def split_samples(samples: Sequence[dict]) -> dict[str, list[dict]]:
@@ -93,7 +114,7 @@ def metric_values(name: str, samples: list[dict]) -> list[float]:
 class RolloutController:
     def __init__(self, target, cfg: RolloutConfig, golden: Callable[[str], tuple[bool, dict]],
                  promote: Callable[[], None], record: Callable[[dict], None], alert: Callable[[str], None],
-                 context: dict, clock: Callable[[], float] = time.time, header_route: tuple[str, str] | None = None):
+                 context: dict, clock: Callable[[], float] = time.time, header_route: HeaderRoute | None = None):
         self.target, self.cfg, self.golden = target, cfg, golden
         self.header_route = header_route
         self.promote, self.record, self.alert = promote, record, alert
@@ -119,27 +140,31 @@ class RolloutController:
         samples = self.target.samples(s.cursor)
         sides = split_samples(samples)
         self._note_first_bad(sides["canary"])
+        judged = self._judged(sides)
         critical = [sp for sp in self.cfg.metrics if sp.critical]
         alpha = ALPHA / len(self.cfg.metrics)
-        early = [compare(sp, metric_values(sp.name, self.stable_reference + sides["stable"]),
-                         metric_values(sp.name, sides["canary"]), s.stage_started, alpha) for sp in critical]
+        early = [compare(sp, metric_values(sp.name, self.stable_reference + judged["stable"]),
+                         metric_values(sp.name, judged["canary"]), s.stage_started, alpha) for sp in critical]
+        if judged is not sides:  # users' requests too: a canary that fails them fails whatever the analysis says
+            early += [compare(sp, metric_values(sp.name, sides["stable"]), metric_values(sp.name, sides["canary"]),
+                              s.stage_started, alpha) for sp in critical]
         if any(m.phase == Phase.FAILED for m in early):
             failed = [m for m in early if m.phase == Phase.FAILED]
             self._record(f"stage {s.stage}", s.weight, Phase.FAILED, {"measurements": [m.to_dict() for m in failed],
                                                                        "early": True}, s.stage_started, now, sides)
             return self._abort(f"critical metric failed at {s.weight:g}%: {', '.join(m.metric for m in failed)}", now)
-        if now < s.bake_until or len(sides["canary"]) < self.cfg.min_requests:
+        if now < s.bake_until or len(judged["canary"]) < self.cfg.min_requests:
             return s.phase
         specs = [sp for sp in self.cfg.metrics if not (sp.load_dependent and s.weight >= 100.0)]
-        measurements = [compare(sp, metric_values(sp.name, self.stable_reference + sides["stable"]),
-                                metric_values(sp.name, sides["canary"]), s.stage_started, alpha) for sp in specs]
+        measurements = [compare(sp, metric_values(sp.name, self.stable_reference + judged["stable"]),
+                                metric_values(sp.name, judged["canary"]), s.stage_started, alpha) for sp in specs]
         verdict = judge(measurements, specs)
         self._record(f"stage {s.stage}", s.weight, verdict.phase,
                      {"score": round(verdict.score, 4), "measurements": [m.to_dict() for m in measurements],
                       "not_compared": [sp.name for sp in self.cfg.metrics if sp not in specs]},
                      s.stage_started, now, sides)
         if verdict.phase == Phase.SUCCESSFUL:
-            self.stable_reference += sides["stable"]
+            self.stable_reference += judged["stable"]
             if s.stage == len(self.cfg.weights) - 1:
                 return self._succeed(now)
             return self._go_to(s.stage + 1, now)
@@ -159,6 +184,13 @@ class RolloutController:
         return self.state.phase
 
     # --- helpers ---
+    def _judged(self, sides: dict[str, list[dict]]) -> dict[str, list[dict]]:
+        """The samples a stage is judged on: the pinned analysis traffic when there is any, else everything."""
+        if self.header_route is None:
+            return sides
+        pinned = {k: [x for x in v if x.get("header_routed")] for k, v in sides.items()}
+        return pinned if pinned["canary"] or pinned["stable"] else sides
+
     def _go_to(self, stage: int, now: float) -> Phase:
         s = self.state
         weight = self.cfg.weights[stage]
@@ -193,20 +225,19 @@ class RolloutController:
     def _record(self, stage: str, weight: float, verdict: Phase, details: dict, started: float, finished: float,
                 sides: dict | None = None) -> None:
         entry = {**self.context, "stage": stage, "weight": weight, "verdict": verdict.value,
-                 "samples": _counts(sides), "started_at": started,
+                 "samples": self._counts(sides), "started_at": started,
                  "finished_at": finished, **details}
         self.history.append(entry)
         self.record(entry)
 
+    def _counts(self, sides: dict | None) -> dict:
+        counts = {k: len(v) for k, v in (sides or {}).items()}
+        if sides and self.header_route is not None:
+            counts.update({f"{k}_header_routed": sum(1 for x in v if x.get("header_routed")) for k, v in sides.items()})
+        return counts
+
     def summary(self) -> dict:
         return {**asdict(self.state), "phase": self.state.phase.value, "records": len(self.history)}
-
-
-def _counts(sides: dict | None) -> dict:
-    counts = {k: len(v) for k, v in (sides or {}).items()}
-    if sides and any(x.get("header_routed") for x in sides["canary"]):
-        counts["canary_header_routed"] = sum(1 for x in sides["canary"] if x.get("header_routed"))
-    return counts
 
 
 def weights_over_time(history: list[dict]) -> list[tuple[float, float]]:

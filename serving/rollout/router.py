@@ -1,11 +1,13 @@
 """The weighted router in front of the stable and canary bots (its own small ASGI app).
 
-A request goes to the canary when a hash of its session id falls under the canary weight, so a
-conversation stays on one version (raising the weight only moves sessions from stable to canary).
+A request goes to the canary when a keyed hash of its session id (HMAC with a secret the router draws at
+start) falls under the canary weight, so a conversation stays on one version (raising the weight only moves
+sessions from stable to canary) and a user cannot choose a session id that lands on the canary.
 Weights change at run time through the admin endpoints (`set_routes(stable, canary)` in Flagger's
-terms). A header route (Argo Rollouts' `setHeaderRoute`) sends requests that carry one header with one
-exact value to the canary whatever the weight: the rollout sets it with a fresh secret value per rollout so
-that its analysis traffic reaches the canary on a quiet service, while users' sessions follow the weight. Every proxied request is recorded as a sample (version, status, latency, and the bot's own
+terms). A header route (Argo Rollouts' `setHeaderRoute`) pins requests that carry one header to a version
+whatever the weight: one secret value for the canary, another for stable, fresh per rollout, so that the
+rollout's analysis traffic reaches both versions in equal shares on a quiet service, while users' sessions
+follow the weight. Every proxied request is recorded as a sample (version, status, latency, and the bot's own
 signals read from its answer) for the canary analysis, and counted in the router's /metrics:
 `convbot_canary_weight`, per-version requests and upstream latency, and the router's own overhead.
 
@@ -18,7 +20,9 @@ import argparse
 import collections
 import contextlib
 import hashlib
+import hmac
 import json
+import secrets
 import threading
 import time
 
@@ -31,19 +35,22 @@ BUCKETS = 10_000  # weight resolution: 0.01%
 OVERHEAD_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05)
 
 
-def bucket_of(session_id: str) -> int:
-    return int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16) % BUCKETS
+def bucket_of(session_id: str, key: bytes) -> int:
+    return int(hmac.new(key, session_id.encode(), hashlib.sha256).hexdigest()[:8], 16) % BUCKETS
 
 
-def goes_to_canary(session_id: str, weight: float) -> bool:
-    return bucket_of(session_id) < weight / 100 * BUCKETS
+def goes_to_canary(session_id: str, weight: float, key: bytes) -> bool:
+    return bucket_of(session_id, key) < weight / 100 * BUCKETS
 
 
 class RouterState:
-    def __init__(self, stable: str, canary: str | None, weight: float, max_samples: int = 200_000):
+    def __init__(self, stable: str, canary: str | None, weight: float, max_samples: int = 200_000,
+                 key: bytes | None = None):
         self.lock = threading.Lock()
+        self.key = key or secrets.token_bytes(16)  # kept for the router's life: sessions stay where they are
         self.stable, self.canary, self.weight = stable, canary, float(weight)
-        self.header_route: tuple[str, str] | None = None  # (lower-case header name, exact value)
+        # (lower-case header name, {value: version}): the values are secrets, never shown
+        self.header_route: tuple[str, dict[str, str]] | None = None
         self._snapshot = (self.stable, self.canary, self.weight, self.header_route)
         self.samples: collections.deque = collections.deque(maxlen=max_samples)
         self.seq = 0
@@ -61,12 +68,7 @@ class RouterState:
         with self.lock:
             route = self.header_route
             if header_route is not None:  # {} clears it
-                if not isinstance(header_route, dict):
-                    raise ValueError("header_route must be an object: {'name': ..., 'value': ...}, or {} to clear it")
-                name, value = header_route.get("name"), header_route.get("value")
-                if header_route and not (isinstance(name, str) and name and isinstance(value, str) and value):
-                    raise ValueError("header_route needs a non-empty 'name' and 'value' (or {} to clear it)")
-                route = (name.lower(), value) if header_route else None
+                route = _parse_header_route(header_route)
             new_stable, new_canary, new_weight = stable or self.stable, canary or self.canary, self.weight
             if clear_canary:
                 new_canary, new_weight, route = None, 0.0, None
@@ -83,16 +85,18 @@ class RouterState:
             return self.routes()
 
     def routes(self) -> dict:
-        """Where traffic goes; the header route by name only (its value is what lets a request skip the weight)."""
-        return {"stable": self.stable, "canary": self.canary, "weight": self.weight,
-                "header_route": self.header_route[0] if self.header_route else None}
+        """Where traffic goes; the header route by name only (its values are what let a request skip the weight)."""
+        stable, canary, weight, route = self._snapshot
+        return {"stable": stable, "canary": canary, "weight": weight, "header_route": route[0] if route else None}
 
     def pick(self, session: str, headers) -> tuple[str, str, bool]:
         """(version, upstream, header-routed) for one request."""
         stable, canary, weight, route = self._snapshot
-        if canary and route and headers.get(route[0]) == route[1]:
-            return "canary", canary, True
-        if session and canary and goes_to_canary(session, weight):
+        if canary and route and (given := headers.get(route[0])):
+            for value, version in route[1].items():
+                if hmac.compare_digest(given.encode(), value.encode()):
+                    return version, canary if version == "canary" else stable, True
+        if session and canary and goes_to_canary(session, weight, self.key):
             return "canary", canary, False
         return "stable", stable, False
 
@@ -104,6 +108,21 @@ class RouterState:
     def since(self, after: int) -> list[dict]:
         with self.lock:
             return [s for s in self.samples if s["seq"] > after]
+
+
+def _parse_header_route(body) -> tuple[str, dict[str, str]] | None:
+    """{"name": header, "canary": secret, "stable": secret} -> (name, {secret: version}); {} -> None."""
+    if not isinstance(body, dict):
+        raise ValueError("header_route must be an object {'name': ..., 'canary': ..., 'stable': ...}, or {} to clear it")
+    if not body:
+        return None
+    name, values = body.get("name"), {v: body.get(v) for v in ("canary", "stable")}
+    if not (isinstance(name, str) and name and all(isinstance(x, str) and len(x) >= 16 for x in values.values())):
+        raise ValueError("header_route needs a header 'name' and a secret value of 16+ characters for each of "
+                         "'canary' and 'stable' (or {} to clear it)")
+    if values["canary"] == values["stable"]:
+        raise ValueError("header_route: the canary's and stable's values must differ")
+    return name.lower(), {value: version for version, value in values.items()}
 
 
 def _signals(path: str, status: int, body: bytes) -> dict:

@@ -2,9 +2,10 @@
 through the router, a few turns per session, correcting the bot when it got their intent wrong (the
 correction rate the canary analysis compares).
 
-With `canary_header` (the rollout's header route) a share of its sessions carry that header on every request, so
-the router sends them to the canary whatever the weight: analysis traffic, as Flagger's load tester calls the
-canary directly. The other sessions are routed like users' sessions, by the weight."""
+With `analysis` (the rollout's `HeaderRoute`) a share of its sessions are analysis traffic: each carries the header
+on every request, half of them with the canary's value and half with stable's, so the router pins them to that
+version whatever the weight, and the analysis compares both versions on the same traffic. The other sessions
+are routed like users' sessions, by the weight."""
 
 from __future__ import annotations
 
@@ -25,14 +26,13 @@ class Utterance:
 
 class TrafficGenerator:
     def __init__(self, base_url: str, utterances: list[Utterance], users: int = 4, turns_per_session: int = 4,
-                 pause_s: float = 0.05, seed: int = 0, canary_header: tuple[str, str] | None = None,
-                 canary_share: float = 0.0):
-        if not 0.0 <= canary_share <= 1.0:
-            raise ValueError(f"canary_share {canary_share} is not within 0-1")
-        if canary_share and not canary_header:
-            raise ValueError("canary_share needs the rollout's canary_header")
+                 pause_s: float = 0.05, seed: int = 0, analysis=None, analysis_share: float = 0.0):
+        if not 0.0 <= analysis_share <= 1.0:
+            raise ValueError(f"analysis_share {analysis_share} is not within 0-1")
+        if analysis_share and analysis is None:
+            raise ValueError("analysis_share needs the rollout's header route (analysis=...)")
         self.base_url, self.utterances = base_url, utterances
-        self.canary_header, self.canary_share = canary_header, canary_share
+        self.analysis, self.analysis_share = analysis, analysis_share
         self.users, self.turns, self.pause_s = users, turns_per_session, pause_s
         self.rng = random.Random(seed)
         self._stop = threading.Event()
@@ -45,8 +45,8 @@ class TrafficGenerator:
         with httpx.Client(base_url=self.base_url, timeout=60) as client:
             while not self._stop.is_set():
                 session = f"traffic-{uuid.UUID(int=rng.getrandbits(128)).hex[:16]}"
-                probe = self.canary_share > 0 and rng.random() < self.canary_share
-                headers = dict([self.canary_header]) if probe else {}
+                pinned = self.analysis_share > 0 and rng.random() < self.analysis_share
+                headers = self.analysis.headers(rng.choice(("canary", "stable"))) if pinned else {}
                 for _ in range(self.turns):
                     if self._stop.is_set():
                         return

@@ -47,13 +47,11 @@ class DeployTarget:
         raise NotImplementedError
 
     # --- shared: the router ---
-    def set_routes(self, canary_weight: float, clear_canary: bool = False,
-                   header_route: tuple[str, str] | None = None) -> dict:
-        """The canary's share of sessions; `header_route` (name, value) also sends requests that carry that header
-        to the canary whatever the weight (cleared with the canary)."""
-        body = {"weight": canary_weight, "stable": self.endpoint("stable"), "canary": self.endpoint("canary")}
-        if header_route is not None:
-            body["header_route"] = {"name": header_route[0], "value": header_route[1]}
+    def set_routes(self, canary_weight: float, clear_canary: bool = False, header_route=None) -> dict:
+        """The canary's share of sessions, and the rollout's header route (`serving.rollout.controller.HeaderRoute`,
+        pinning requests that carry it to a version; None clears whatever route an earlier rollout left)."""
+        body = {"weight": canary_weight, "stable": self.endpoint("stable"), "canary": self.endpoint("canary"),
+                "header_route": header_route.for_router() if header_route is not None else {}}
         if clear_canary:
             body = {"clear_canary": True, "stable": self.endpoint("stable")}
         r = httpx.post(f"{self.router_url}/admin/routes", json=body, timeout=10)

@@ -28,8 +28,9 @@ class _Process:
     def __init__(self, cmd: list[str], env: dict[str, str], log: Path, ready_url: str, timeout: float,
                  niceness: int = 0):
         self.log = log
-        self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                                     preexec_fn=(lambda: os.nice(niceness)) if niceness else None)
+        self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        if niceness:  # set from outside: preexec_fn is unsafe in a process with threads (Dagster's are)
+            os.setpriority(os.PRIO_PROCESS, self.proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
