@@ -118,4 +118,5 @@ def test_a_canary_failing_its_users_fails_early_even_when_the_pinned_traffic_is_
             return fresh
 
     controller = _run_with(FailsUsers({}), HeaderRoute.new())
-    assert controller.state.phase == Phase.FAILED and "error_rate" in controller.state.reason
+    assert controller.state.phase == Phase.FAILED and "error_rate (all traffic)" in controller.state.reason
+    assert "analysis traffic" not in controller.state.reason

@@ -100,6 +100,7 @@ def test_a_header_route_pins_its_requests_to_a_version_whatever_the_weight(route
         for bad in ({"name": "x"}, {"name": "", "canary": "c" * 24, "stable": "s" * 24},
                     {**ROUTE, "stable": "short"}, {**ROUTE, "stable": "c" * 24}, "x-convbot-analysis"):
             assert c.post("/admin/routes", json={"header_route": bad}).status_code == 400
+        assert c.post("/admin/routes", json=["not", "an", "object"]).status_code == 400
         assert c.post("/admin/routes", json={"header_route": {}}).json()["header_route"] is None
         assert answer({"x-convbot-analysis": "c" * 24}) == "stable"  # cleared
         # a refused change is refused whole: the valid header route beside a bad weight is not applied

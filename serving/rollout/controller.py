@@ -143,16 +143,20 @@ class RolloutController:
         judged = self._judged(sides)
         critical = [sp for sp in self.cfg.metrics if sp.critical]
         alpha = ALPHA / len(self.cfg.metrics)
-        early = [compare(sp, metric_values(sp.name, self.stable_reference + judged["stable"]),
-                         metric_values(sp.name, judged["canary"]), s.stage_started, alpha) for sp in critical]
+        early = [("", compare(sp, metric_values(sp.name, self.stable_reference + judged["stable"]),
+                              metric_values(sp.name, judged["canary"]), s.stage_started, alpha)) for sp in critical]
         if judged is not sides:  # users' requests too: a canary that fails them fails whatever the analysis says
-            early += [compare(sp, metric_values(sp.name, sides["stable"]), metric_values(sp.name, sides["canary"]),
-                              s.stage_started, alpha) for sp in critical]
-        if any(m.phase == Phase.FAILED for m in early):
-            failed = [m for m in early if m.phase == Phase.FAILED]
-            self._record(f"stage {s.stage}", s.weight, Phase.FAILED, {"measurements": [m.to_dict() for m in failed],
-                                                                       "early": True}, s.stage_started, now, sides)
-            return self._abort(f"critical metric failed at {s.weight:g}%: {', '.join(m.metric for m in failed)}", now)
+            early = [(" (analysis traffic)", m) for _, m in early]
+            early += [(" (all traffic)", compare(sp, metric_values(sp.name, sides["stable"]),
+                                                 metric_values(sp.name, sides["canary"]), s.stage_started, alpha))
+                      for sp in critical]
+        failed = [(where, m) for where, m in early if m.phase == Phase.FAILED]
+        if failed:
+            self._record(f"stage {s.stage}", s.weight, Phase.FAILED,
+                         {"measurements": [{**m.to_dict(), "traffic": where.strip(" ()") or "all"} for where, m in failed],
+                          "early": True}, s.stage_started, now, sides)
+            return self._abort(f"critical metric failed at {s.weight:g}%: "
+                               + ", ".join(m.metric + where for where, m in failed), now)
         if now < s.bake_until or len(judged["canary"]) < self.cfg.min_requests:
             return s.phase
         specs = [sp for sp in self.cfg.metrics if not (sp.load_dependent and s.weight >= 100.0)]

@@ -160,6 +160,9 @@ def build_router(stable: str, canary: str | None = None, weight: float = 0.0) ->
     @app.post("/admin/routes")
     async def set_routes(request: Request):
         body = await request.json()
+        if not isinstance(body, dict):
+            return JSONResponse({"error": {"code": "invalid_routes", "message": "the body must be a JSON object"}},
+                                status_code=400)
         try:
             return state.set_routes(body.get("stable"), body.get("canary"), body.get("weight"),
                                     bool(body.get("clear_canary")), body.get("header_route"))
