@@ -63,12 +63,10 @@ def _alert(webhook: str, log):
 def _bundle_folder(mlflow: MlflowResource, version: str) -> Path:
     """A registered bundle's folder: downloaded from the registry once per version."""
     from serving.bot_pyfunc import BUNDLE_ARTIFACT
+    from serving.bundle import download_registered
 
-    target = state_dir() / "serving" / f"convbot-bot-v{version}"
-    if not (target / BUNDLE_ARTIFACT / "manifest.json").exists():
-        source = mlflow.client().get_model_version("convbot-bot", version).source
-        mlflow.activate().artifacts.download_artifacts(f"{source}/artifacts/{BUNDLE_ARTIFACT}", dst_path=str(target))
-    return target / BUNDLE_ARTIFACT
+    return download_registered("convbot-bot", version, state_dir() / "serving" / f"convbot-bot-v{version}",
+                               mlflow.tracking_uri, mlflow.registry_uri or mlflow.tracking_uri, BUNDLE_ARTIFACT)
 
 
 def _golden_and_traffic(config: CanaryRolloutConfig, catalog_labels: list[str], xstest_path: str

@@ -20,6 +20,7 @@ MODEL = "convbot-bot"
 
 def fetch_bundle(alias: str) -> tuple[Path, str]:
     from serving.bot_pyfunc import BUNDLE_ARTIFACT
+    from serving.bundle import download_registered
     from serving.registry import alias_version
 
     mlflow = default_resources()["mlflow"]
@@ -29,11 +30,9 @@ def fetch_bundle(alias: str) -> tuple[Path, str]:
         version, alias = alias_version(client, MODEL, "challenger"), "challenger"
     if version is None:
         raise SystemExit(f"no {MODEL} version holds '{alias}': run `make run` first")
-    target = state_dir() / "serving" / f"{MODEL}-v{version}"
-    if not (target / BUNDLE_ARTIFACT / "manifest.json").exists():
-        source = client.get_model_version(MODEL, version).source
-        mlflow.activate().artifacts.download_artifacts(f"{source}/artifacts/{BUNDLE_ARTIFACT}", dst_path=str(target))
-    return target / BUNDLE_ARTIFACT, f"{version} (@{alias})"
+    folder = download_registered(MODEL, version, state_dir() / "serving" / f"{MODEL}-v{version}", mlflow.tracking_uri,
+                                 mlflow.registry_uri or mlflow.tracking_uri, BUNDLE_ARTIFACT)
+    return folder, f"{version} (@{alias})"
 
 
 def main(argv: list[str] | None = None) -> int:

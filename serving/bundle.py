@@ -81,3 +81,31 @@ def verify(folder: str | os.PathLike) -> dict:
         raise BundleError(f"bundle {folder} refused: " + "; ".join(problems[:5]) +
                           (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
     return manifest
+
+
+def download_registered(name: str, version: str, dst: str | os.PathLike, tracking_uri: str, registry_uri: str,
+                        artifact: str = "bundle") -> Path:
+    """The bundle of a registered model version (its pyfunc's `artifact`), downloaded once into `dst`/`artifact`.
+
+    Addressed as `models:/NAME/VERSION/<path>`, with the path the version's MLmodel gives the artifact: in MLflow 3
+    a version's `source` is a logged-model URI (`models:/m-...`) that takes no sub-path. The download lands in a
+    scratch folder first, so a killed one leaves nothing that looks like a bundle.
+    """
+    import tempfile
+
+    import mlflow
+    from mlflow.models import Model
+
+    def fetch(path: str, into: str) -> Path:
+        return Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}/{path}", dst_path=into,
+                                                        tracking_uri=tracking_uri, registry_uri=registry_uri))
+
+    folder = Path(dst) / artifact
+    if not (folder / MANIFEST).is_file():
+        with atomic_dir(folder) as tmp, tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
+            artifacts = Model.load(str(fetch("MLmodel", scratch))).flavors["python_function"].get("artifacts", {})
+            if artifact not in artifacts:
+                raise BundleError(f"{name} version {version} has no '{artifact}' artifact (it has {sorted(artifacts)})")
+            for item in fetch(artifacts[artifact]["path"], scratch).iterdir():
+                shutil.move(str(item), str(tmp / item.name))
+    return folder

@@ -124,3 +124,31 @@ def test_replicas_yield_the_cpu_to_the_router_in_front_of_them(bundle, tmp_path)
     finally:
         target.close()
     assert replica - router == REPLICA_NICENESS > 0
+
+
+def test_a_registered_bundle_downloads_by_name_and_version_and_verifies(bundle, tmp_path):
+    """How a rollout fetches the champion's bundle to serve as stable (and `make serve` the one it serves): by
+    `models:/NAME/VERSION`, since MLflow 3 gives a version a logged-model `source` that takes no sub-path."""
+    from serving.bot_pyfunc import BUNDLE_ARTIFACT, BotPyfunc
+    from serving.bundle import download_registered, verify
+
+    uri = f"sqlite:///{tmp_path}/m.db"
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        experiment = mlflow.create_experiment("bundles", artifact_location=(tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):  # the folder's own name is not "bundle": found via MLmodel
+            info = mlflow.pyfunc.log_model(name="bot", python_model=BotPyfunc(),
+                                           artifacts={BUNDLE_ARTIFACT: str(bundle)}, registered_model_name="convbot-bot")
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
+    assert info.registered_model_version == 1
+    folder = download_registered("convbot-bot", "1", tmp_path / "serving" / "v1", uri, uri, BUNDLE_ARTIFACT)
+    assert folder == tmp_path / "serving" / "v1" / BUNDLE_ARTIFACT
+    assert verify(folder)["files"] == verify(bundle)["files"]
+    assert sorted(p.name for p in (tmp_path / "serving" / "v1").iterdir()) == [BUNDLE_ARTIFACT]  # no scratch left
+    (folder / "bot.yaml").write_text("tampered: true\n")  # downloaded once: a second call does not fetch again
+    assert download_registered("convbot-bot", "1", tmp_path / "serving" / "v1", uri, uri) == folder
+    assert (folder / "bot.yaml").read_text() == "tampered: true\n"
