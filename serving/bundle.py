@@ -87,18 +87,21 @@ def download_registered(name: str, version: str, dst: str | os.PathLike, trackin
                         artifact: str = "bundle") -> Path:
     """The bundle of a registered model version (its pyfunc's `artifact`), downloaded once into `dst`/`artifact`.
 
-    Addressed as `models:/NAME/VERSION/<path>`, with the path the version's MLmodel gives the artifact: in MLflow 3
-    a version's `source` is a logged-model URI (`models:/m-...`) that takes no sub-path. The download lands in a
-    scratch folder first, so a killed one leaves nothing that looks like a bundle.
+    Found through the registry's download URI for the version, with the path its MLmodel gives the artifact: in
+    MLflow 3 a version's `source` is a logged-model URI (`models:/m-...`) that takes no sub-path, and `models:/`
+    URIs look the model up in the default registry whatever registry is passed. The download lands in a scratch
+    folder first, so a killed one leaves nothing that looks like a bundle.
     """
     import tempfile
 
     import mlflow
     from mlflow.models import Model
 
+    root = mlflow.MlflowClient(tracking_uri, registry_uri).get_model_version_download_uri(name, version)
+
     def fetch(path: str, into: str) -> Path:
-        return Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}/{path}", dst_path=into,
-                                                        tracking_uri=tracking_uri, registry_uri=registry_uri))
+        return Path(mlflow.artifacts.download_artifacts(f"{root.rstrip('/')}/{path}", dst_path=into,
+                                                        tracking_uri=tracking_uri))
 
     folder = Path(dst) / artifact
     if not (folder / MANIFEST).is_file():
