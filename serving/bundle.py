@@ -97,18 +97,19 @@ def download_registered(name: str, version: str, dst: str | os.PathLike, trackin
     import mlflow
     from mlflow.models import Model
 
+    folder = Path(dst) / artifact
+    if (folder / MANIFEST).is_file():
+        return folder
     root = mlflow.MlflowClient(tracking_uri, registry_uri).get_model_version_download_uri(name, version)
 
     def fetch(path: str, into: str) -> Path:
         return Path(mlflow.artifacts.download_artifacts(f"{root.rstrip('/')}/{path}", dst_path=into,
                                                         tracking_uri=tracking_uri))
 
-    folder = Path(dst) / artifact
-    if not (folder / MANIFEST).is_file():
-        with atomic_dir(folder) as tmp, tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
-            artifacts = Model.load(str(fetch("MLmodel", scratch))).flavors["python_function"].get("artifacts", {})
-            if artifact not in artifacts:
-                raise BundleError(f"{name} version {version} has no '{artifact}' artifact (it has {sorted(artifacts)})")
-            for item in fetch(artifacts[artifact]["path"], scratch).iterdir():
-                shutil.move(str(item), str(tmp / item.name))
+    with atomic_dir(folder) as tmp, tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
+        artifacts = Model.load(str(fetch("MLmodel", scratch))).flavors["python_function"].get("artifacts", {})
+        if artifact not in artifacts:
+            raise BundleError(f"{name} version {version} has no '{artifact}' artifact (it has {sorted(artifacts)})")
+        for item in fetch(artifacts[artifact]["path"], scratch).iterdir():
+            shutil.move(str(item), str(tmp / item.name))
     return folder

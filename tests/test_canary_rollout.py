@@ -4,6 +4,7 @@ tests/test_bot_assets_materialize.py, through the canary_rollout asset."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 
@@ -18,7 +19,7 @@ from serving.rollout.controller import HeaderRoute, RolloutConfig, RolloutContro
 from serving.rollout.golden import GoldenCase, replay
 from serving.rollout.records import RolloutRecords
 from serving.rollout.traffic import TrafficGenerator, Utterance
-from serving.targets.local import LocalTarget
+from serving.targets.local import REPLICA_NICENESS, LocalTarget
 
 # the design's weights with a short bake: the traffic generator's pinned sessions (half of them, half of those on
 # the canary) give the analysis canary samples at 5% as fast as at 50% (the router's own 5% and 25% splits:
@@ -56,6 +57,10 @@ def _rollout(bundle, tmp_path, registry, fault: float = 0.0, golden=None):
     records = RolloutRecords(registry)
     target.deploy("stable", bundle, "1")
     target.deploy("canary", bundle, "2", {"CONVBOT_FAULT_ERROR_RATE": str(fault)} if fault else None)
+    # the replicas yield the CPU to the router in front of them
+    router_priority = os.getpriority(os.PRIO_PROCESS, target.router.proc.pid)
+    assert {os.getpriority(os.PRIO_PROCESS, p.proc.pid) - router_priority for p, _ in target.roles.values()} == {
+        REPLICA_NICENESS}
     controller = RolloutController(
         target, FAST, golden or (lambda url: (True, {"reason": "skipped in this test"})),
         promote=lambda: move_alias(registry, "convbot-bot", CHAMPION, "2", actor="test", reason="canary completed"),
@@ -109,21 +114,6 @@ def test_a_bundle_whose_files_changed_is_refused(bundle, tmp_path):
             target.deploy("canary", copy, "9")
     finally:
         target.close()
-
-
-def test_replicas_yield_the_cpu_to_the_router_in_front_of_them(bundle, tmp_path):
-    import os
-
-    from serving.targets.local import REPLICA_NICENESS
-
-    target = LocalTarget(tmp_path / "work", ready_timeout_s=120)
-    try:
-        target.deploy("stable", bundle, "1")
-        replica = os.getpriority(os.PRIO_PROCESS, target.roles["stable"][0].proc.pid)
-        router = os.getpriority(os.PRIO_PROCESS, target.router.proc.pid)
-    finally:
-        target.close()
-    assert replica - router == REPLICA_NICENESS > 0
 
 
 def test_a_registered_bundle_downloads_by_name_and_version_and_verifies(bundle, tmp_path):
