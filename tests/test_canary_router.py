@@ -22,6 +22,9 @@ def _start_echo(name: str, tmp) -> tuple[Server, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
+KEY = bytes(range(32))  # the router's session key, given as a deployment shares it between routers
+
+
 @pytest.fixture(scope="module")
 def router(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("router")
@@ -29,26 +32,42 @@ def router(tmp_path_factory):
     canary, canary_url = _start_echo("canary", tmp)
     port = free_port()
     router = Server([sys.executable, "-m", "serving.rollout.router", "--port", str(port), "--stable", stable_url,
-                     "--canary", canary_url], f"http://127.0.0.1:{port}/healthz", log=tmp / "router.log", timeout=60)
+                     "--canary", canary_url], f"http://127.0.0.1:{port}/healthz", {"CONVBOT_ROUTER_KEY": KEY.hex()},
+                    log=tmp / "router.log", timeout=60)
     yield f"http://127.0.0.1:{port}"
     for s in (router, stable, canary):
         s.stop()
 
 
-def _split(base: str, n: int) -> float:
+def _canary_sessions(base: str, sessions: list[str]) -> set[str]:
     with httpx.Client(base_url=base, timeout=30) as c:
-        hits = sum(c.post("/v1/chat", json={"session_id": uuid.uuid4().hex, "text": "hi"}).json()["answer"] == "canary"
-                   for _ in range(n))
-    return hits / n
+        return {s for s in sessions if c.post("/v1/chat", json={"session_id": s, "text": "hi"}).json()["answer"] == "canary"}
+
+
+def _split(base: str, n: int) -> float:
+    return len(_canary_sessions(base, [uuid.uuid4().hex for _ in range(n)])) / n
 
 
 @pytest.mark.parametrize("weight", [5.0, 25.0])
-def test_realised_split_is_within_binomial_tolerance(router, weight):
+def test_realised_split_is_the_keyed_hash_and_within_binomial_tolerance(router, weight):
+    from serving.rollout.router import goes_to_canary
+
     assert httpx.post(f"{router}/admin/routes", json={"weight": weight}).json()["weight"] == weight
     n = 1500
-    share = _split(router, n)
+    sessions = [f"split-session-{i}" for i in range(n)]  # fixed, with a fixed key: the same verdict every run
+    canary = _canary_sessions(router, sessions)
+    assert canary == {s for s in sessions if goes_to_canary(s, weight, KEY)}  # the router uses the key it was given
     p = weight / 100
-    assert abs(share - p) <= 3.3 * math.sqrt(p * (1 - p) / n), share  # ~99.9% binomial interval
+    assert abs(len(canary) / n - p) <= 3.3 * math.sqrt(p * (1 - p) / n), len(canary) / n  # ~99.9% binomial interval
+
+
+def test_a_router_key_that_is_not_hex_or_too_short_is_refused():
+    from serving.rollout.router import key_from_env
+
+    assert key_from_env({}) is None and key_from_env({"CONVBOT_ROUTER_KEY": KEY.hex()}) == KEY
+    for bad, says in (("zz" * 16, "must be hex"), ("ab" * 8 + "a", "must be hex"), ("ab" * 15, "15 bytes")):
+        with pytest.raises(ValueError, match=says):
+            key_from_env({"CONVBOT_ROUTER_KEY": bad})
 
 
 def test_sessions_are_sticky_and_raising_the_weight_only_moves_stable_sessions(router):

@@ -12,6 +12,10 @@ signals read from its answer) for the canary analysis, and counted in the router
 `convbot_canary_weight`, per-version requests and upstream latency, and the router's own overhead.
 
     python -m serving.rollout.router --port 8000 --stable http://127.0.0.1:8001 [--canary ... --weight 5]
+
+Several routers in front of the same versions (behind a load balancer) must agree on where a session goes:
+give them the same key in `CONVBOT_ROUTER_KEY` (hex, 16 bytes or more; from the environment, never argv,
+which any local user can read).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import threading
 import time
@@ -137,8 +142,25 @@ def _signals(path: str, status: int, body: bytes) -> dict:
             "guard_blocked": data.get("route") == "refusal"}
 
 
-def build_router(stable: str, canary: str | None = None, weight: float = 0.0) -> FastAPI:
-    state = RouterState(stable, canary, weight)
+KEY_ENV = "CONVBOT_ROUTER_KEY"
+
+
+def key_from_env(environ=os.environ) -> bytes | None:
+    """The session-hash key shared by several routers, or None to draw one."""
+    raw = environ.get(KEY_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        raise ValueError(f"{KEY_ENV} must be hex (e.g. from `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+    if len(key) < 16:
+        raise ValueError(f"{KEY_ENV} is {len(key)} bytes: give 16 or more")
+    return key
+
+
+def build_router(stable: str, canary: str | None = None, weight: float = 0.0, key: bytes | None = None) -> FastAPI:
+    state = RouterState(stable, canary, weight, key=key)
     client = httpx.AsyncClient(timeout=httpx.Timeout(120.0), limits=httpx.Limits(max_connections=200))
 
     @contextlib.asynccontextmanager
@@ -237,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--canary", default=None)
     parser.add_argument("--weight", type=float, default=0.0)
     args = parser.parse_args(argv)
-    uvicorn.run(build_router(args.stable, args.canary, args.weight), host="127.0.0.1", port=args.port,
+    try:
+        key = key_from_env()
+    except ValueError as exc:
+        parser.error(str(exc))
+    uvicorn.run(build_router(args.stable, args.canary, args.weight, key), host="127.0.0.1", port=args.port,
                 log_level="warning")
     return 0
 
