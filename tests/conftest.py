@@ -28,7 +28,7 @@ def tiny_encoder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_llm(tmp_path_factory) -> Path:
-    return build_tiny_llm(tmp_path_factory.mktemp("tiny_llm"))
+    return build_tiny_llm(tmp_path_factory.mktemp("tiny_llm"), vocab_size=2048)
 
 
 @pytest.fixture(scope="session")
@@ -48,19 +48,23 @@ def clinc_path() -> Path:
     return reference_file("clinc150/data_full.json")
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch, tiny_encoder, tiny_llm):
+def chain_resources(tmp_path: Path, encoder: Path, llm: Path) -> dict:
     """Resources for a whole-chain materialize(): SQLite MLflow, a DVC repo and remote, tiny base models."""
     from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 
-    monkeypatch.setenv("CONVBOT_STATE", str(tmp_path / "state"))
-    resources = {
+    return {
         "mlflow": MlflowResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
                                  artifact_root=str(tmp_path / "mlartifacts")),
         "dvc": DvcResource(repo_dir=str(tmp_path / "repo"), remote_url=str(tmp_path / "dvc-remote")),
-        "model_store": ModelStoreResource(root=str(tmp_path / "models"), encoder=str(tiny_encoder), llm=str(tiny_llm)),
+        "model_store": ModelStoreResource(root=str(tmp_path / "models"), encoder=str(encoder), llm=str(llm)),
     }
-    return tmp_path, resources
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, tiny_encoder, tiny_llm):
+    """(tmp, resources) of `chain_resources`, with the pipeline's state folder in tmp."""
+    monkeypatch.setenv("CONVBOT_STATE", str(tmp_path / "state"))
+    return tmp_path, chain_resources(tmp_path, tiny_encoder, tiny_llm)
 
 
 @pytest.fixture(scope="module")

@@ -127,7 +127,7 @@ def test_prompts_without_a_group_are_grouped_with_their_slot_filled_siblings():
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory):
     torch.manual_seed(0)
-    return build_tiny_llm(tmp_path_factory.mktemp("dpo_base"), hidden=64, layers=2)
+    return build_tiny_llm(tmp_path_factory.mktemp("dpo_base"), hidden=64, layers=2, vocab_size=2048)
 
 
 def test_dpo_adapter_learns_the_corrections_and_merges(tiny_base, tmp_path):
@@ -156,7 +156,7 @@ def test_dpo_adapter_learns_the_corrections_and_merges(tiny_base, tmp_path):
     from transformers import AutoModelForCausalLM
 
     plain = AutoModelForCausalLM.from_pretrained(merged).eval()
-    x = torch.tensor([[1, 520, 9531, 198, 28120]])
+    x = tokenizer("reset my password please", return_tensors="pt")["input_ids"]
     with torch.no_grad():
         assert torch.allclose(plain(x).logits, model(input_ids=x).logits, atol=1e-4)
 
