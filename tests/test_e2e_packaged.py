@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from evals.intent_metrics import intent_report
-from training.base_models import resolve_encoder, resolve_llm
+from training.base_models import resolve_encoder
 from training.intent_dataset import SplitConfig, split_frame, write_dataset
 from training.intent_predictor import IntentPredictor
 from training.intent_trainer import IntentTrainConfig, train_intent_model
@@ -33,26 +33,11 @@ def test_packaged_minilm_learns_a_clinc150_slice(tmp_path, clinc_path):
     assert report.metrics["accuracy"] > 0.85, report.metrics
 
 
-def test_packaged_models_learn_from_corrections_and_fine_tune_under_dp(tmp_path, clinc_path):
+def test_packaged_minilm_fine_tunes_under_dp(tmp_path, clinc_path):
     import torch
     from safetensors.torch import load_file
 
     from training.dp_embedder import EmbedderTrainConfig, load_embedder, train_embedder
-    from training.dpo import DpoRunConfig, implicit_rewards, load_policy, preference_accuracy, train_dpo_adapter
-    from training.feedback import read_feedback, synthetic_feedback
-    from training.preferences import build_pairs
-
-    # DPO: a LoRA adapter on the packaged SmolLM2, a few steps on synthetic corrections
-    inbox = tmp_path / "feedback.jsonl"
-    inbox.write_text("\n".join(synthetic_feedback(120, seed=5, malformed_fraction=0.0)) + "\n")
-    splits, _ = build_pairs(read_feedback([inbox]).records)
-    llm = resolve_llm(store_dir=tmp_path / "base").path
-    cfg = DpoRunConfig(overrides={"max_steps": 6, "per_device_train_batch_size": 4, "learning_rate": 1e-3,
-                                  "eval_steps": 6, "save_steps": 6, "logging_steps": 2, "max_length": 96})
-    out = train_dpo_adapter(llm, splits["train"], splits["heldout"][:8], tmp_path / "dpo", cfg)
-    model, tokenizer = load_policy(llm, out.adapter_dir)
-    rewards = implicit_rewards(model, tokenizer, splits["heldout"][:8], beta=0.1, max_length=96)
-    assert preference_accuracy(rewards) > 0.5  # six steps already rank most corrections first
 
     # DP-SGD: the packaged MiniLM on a CLINC150 slice, epsilon 8
     clinc = json.loads(clinc_path.read_text())
