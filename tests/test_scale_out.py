@@ -80,7 +80,7 @@ def test_skypilot_task_parses_with_skypilots_own_parser():
 
 def test_distill_command_trains_under_deepspeed_zero2_on_cpu(tmp_path):
     torch.manual_seed(0)
-    teacher = build_tiny_llm(tmp_path / "teacher", layers=4)
+    teacher = build_tiny_llm(tmp_path / "teacher", layers=4, vocab_size=2048)
     dialogs = tmp_path / "dialogs"
     dialogs.mkdir()
     for split, n in (("train", 8), ("heldout", 4)):
