@@ -43,6 +43,9 @@ class CanaryRolloutConfig(Config):
     golden_prompts: int = 20
     alert_webhook: str = Field(default="", description="POSTed a JSON alert on rollback (logged when empty)")
     timeout_s: float = 1200.0
+    router_url: str = Field(default="", description="the skypilot target: the weighted router in front of the SkyServe "
+                                                     "endpoints (`python -m serving.rollout.router`), started with "
+                                                     "CONVBOT_ROUTER_ADMIN_TOKEN, which this run reads too")
     inject_error_rate: float = Field(default=0.0, description="rehearse a rollback: the canary answers this share of "
                                                               "chat requests with a 500")
 
@@ -58,6 +61,17 @@ def _alert(webhook: str, log):
             except httpx.HTTPError as exc:
                 log.error(f"alert webhook {webhook} failed: {exc}")
     return send
+
+
+def deploy_target(config: CanaryRolloutConfig, workdir: Path) -> DeployTarget:
+    """The configured target: local processes, or SkyServe services behind a router that runs elsewhere."""
+    if config.target == "local":  # synthetic corrections from the traffic generator stay out of DPO data
+        return DeployTarget.create("local", workdir=workdir, feedback_inbox=str(workdir / "traffic-feedback"))
+    if config.target == "skypilot" and not config.router_url:
+        raise ValueError("canary_rollout.router_url is empty: the skypilot target needs the URL of the weighted "
+                         "router in front of its SkyServe endpoints (see the README's SkyPilot commands)")
+    settings = {"router_url": config.router_url} if config.target == "skypilot" else {}
+    return DeployTarget.create(config.target, workdir=workdir, **settings)
 
 
 def _bundle_folder(mlflow: MlflowResource, version: str) -> Path:
@@ -106,10 +120,7 @@ def canary_rollout(context: AssetExecutionContext, config: CanaryRolloutConfig, 
     candidate = Path(safety_eval["folder"])
     stable = _bundle_folder(mlflow, champion) if champion else candidate  # first release: an A/A test
     workdir = state_dir() / "serving" / f"rollout-{name}-v{version}-{int(time.time())}"
-    settings = {"workdir": workdir} if config.target == "local" else {}
-    if config.target == "local":
-        settings["feedback_inbox"] = str(workdir / "traffic-feedback")  # synthetic corrections stay out of DPO data
-    target = DeployTarget.create(config.target, **settings)
+    target = deploy_target(config, workdir)
     records = RolloutRecords(client)
     gate = {k: float(v) for k, v in safety_eval["metrics"].items() if v == v}
     expected = {"intent_accuracy": safety_eval["intent_metrics"]["real_in_scope_accuracy"],

@@ -18,6 +18,7 @@ from serving.rollout.analysis import Phase
 from serving.rollout.controller import HeaderRoute, RolloutConfig, RolloutController
 from serving.rollout.golden import GoldenCase, replay
 from serving.rollout.records import RolloutRecords
+from serving.rollout.router import admin_headers
 from serving.rollout.traffic import TrafficGenerator, Utterance
 from serving.targets.local import REPLICA_NICENESS, LocalTarget
 
@@ -72,7 +73,8 @@ def _rollout(bundle, tmp_path, registry, fault: float = 0.0, golden=None):
         phase = controller.run(tick_s=0.5, timeout_s=240)
     finally:
         traffic.stop()
-        routes = httpx.get(f"{target.router_url}/admin/routes").json()
+        routes = httpx.get(f"{target.router_url}/admin/routes", headers=admin_headers(target.admin_token)).json()
+        assert httpx.get(f"{target.router_url}/admin/routes").status_code == 401  # the local target's router is guarded
         target.close()
     return phase, controller, alerts, records, routes
 

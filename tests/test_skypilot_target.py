@@ -59,12 +59,17 @@ def test_targets_register_by_name():
 def test_deploy_update_promote_and_stop_through_the_sdk(tmp_path, monkeypatch):
     sky = RecordingSky()
     routes = []
-    monkeypatch.setattr(httpx, "post", lambda url, json, timeout: routes.append(json) or _Ok(json))
+    sent_headers = []
+    monkeypatch.setattr(httpx, "post", lambda url, json, headers, timeout: sent_headers.append(headers)
+                        or routes.append(json) or _Ok(json))
+    # the token the user started the router with, from the environment
+    monkeypatch.setenv("CONVBOT_ROUTER_ADMIN_TOKEN", "the-routers-token")
     target = SkyPilotTarget(tmp_path, router_url="http://127.0.0.1:9", sdk=sky,
                             bundle_uri_for=lambda b: f"s3://bundles/{Path(b).name}")
     assert target.deploy("stable", tmp_path / "bundle-v1", "1") == "http://10.0.0.1:30001"
     assert target.deploy("canary", tmp_path / "bundle-v2", "2") == "http://10.0.0.2:30001"
     target.set_routes(5.0)
+    assert sent_headers[-1] == {"Authorization": "Bearer the-routers-token"}
     assert routes[-1] == {"weight": 5.0, "stable": "http://10.0.0.1:30001", "canary": "http://10.0.0.2:30001",
                           "header_route": {}}  # no analysis route: any route an earlier rollout left is cleared
     target.deploy("canary", tmp_path / "bundle-v3", "3")  # already up: updated, not started again
@@ -89,3 +94,19 @@ class _Ok:
 
     def json(self):
         return self.body
+
+
+def test_the_rollout_asset_builds_either_target_from_its_config(tmp_path, monkeypatch):
+    from assets.rollout import CanaryRolloutConfig, deploy_target
+    from serving.targets.local import LocalTarget
+
+    with pytest.raises(ValueError, match="router_url is empty"):
+        deploy_target(CanaryRolloutConfig(target="skypilot"), tmp_path)
+    monkeypatch.setenv("CONVBOT_ROUTER_ADMIN_TOKEN", "the-routers-token")
+    sky = deploy_target(CanaryRolloutConfig(target="skypilot", router_url="http://127.0.0.1:8000"), tmp_path / "sky")
+    assert isinstance(sky, SkyPilotTarget) and sky.router_url == "http://127.0.0.1:8000"
+    assert sky.admin_token == "the-routers-token"
+    local = deploy_target(CanaryRolloutConfig(), tmp_path / "local")  # starts nothing until a deploy
+    assert isinstance(local, LocalTarget) and local.admin_token and local.admin_token != "the-routers-token"
+    with pytest.raises(ValueError, match="unknown deploy target 'k8s'"):
+        deploy_target(CanaryRolloutConfig(target="k8s"), tmp_path / "k8s")

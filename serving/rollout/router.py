@@ -15,7 +15,10 @@ signals read from its answer) for the canary analysis, and counted in the router
 
 Several routers in front of the same versions (behind a load balancer) must agree on where a session goes:
 give them the same key in `CONVBOT_ROUTER_KEY` (hex, 16 bytes or more; from the environment, never argv,
-which any local user can read).
+which any local user can read). `CONVBOT_ROUTER_ADMIN_TOKEN` guards the admin endpoints (a bearer token;
+the `local` target always sets one); without it they are open to anyone who can reach the router, which
+binds loopback only, and the router says so at start. /healthz and /metrics stay open, for probes and
+Prometheus.
 """
 
 from __future__ import annotations
@@ -28,13 +31,15 @@ import hmac
 import json
 import os
 import secrets
+import sys
 import threading
 import time
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 BUCKETS = 10_000  # weight resolution: 0.01%
 OVERHEAD_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05)
@@ -143,6 +148,7 @@ def _signals(path: str, status: int, body: bytes) -> dict:
 
 
 KEY_ENV = "CONVBOT_ROUTER_KEY"
+ADMIN_TOKEN_ENV = "CONVBOT_ROUTER_ADMIN_TOKEN"
 
 
 def key_from_env(environ=os.environ) -> bytes | None:
@@ -159,8 +165,21 @@ def key_from_env(environ=os.environ) -> bytes | None:
     return key
 
 
-def build_router(stable: str, canary: str | None = None, weight: float = 0.0, key: bytes | None = None) -> FastAPI:
+def admin_headers(token: str | None) -> dict[str, str]:
+    """What a client of the admin endpoints sends."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def build_router(stable: str, canary: str | None = None, weight: float = 0.0, key: bytes | None = None,
+                 admin_token: str | None = None) -> FastAPI:
     state = RouterState(stable, canary, weight, key=key)
+    expected = f"Bearer {admin_token}".encode() if admin_token else None
+
+    async def require_admin(request: Request) -> None:
+        given = request.headers.get("authorization", "").encode()
+        if expected is not None and not hmac.compare_digest(given, expected):
+            raise HTTPException(401, "the admin endpoints need the router's admin token (Authorization: Bearer ...)",
+                                headers={"WWW-Authenticate": "Bearer"})
     client = httpx.AsyncClient(timeout=httpx.Timeout(120.0), limits=httpx.Limits(max_connections=200))
 
     @contextlib.asynccontextmanager
@@ -171,15 +190,21 @@ def build_router(stable: str, canary: str | None = None, weight: float = 0.0, ke
     app = FastAPI(title="convbot router", lifespan=lifespan)
     app.state.router = state
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code,
+                            headers=exc.headers)
+
     @app.get("/healthz")
     async def healthz():
         return {"status": "ok", **state.routes()}
 
-    @app.get("/admin/routes")
+    @app.get("/admin/routes", dependencies=[Depends(require_admin)])
     async def get_routes():
         return state.routes()
 
-    @app.post("/admin/routes")
+    @app.post("/admin/routes", dependencies=[Depends(require_admin)])
     async def set_routes(request: Request):
         body = await request.json()
         if not isinstance(body, dict):
@@ -191,7 +216,7 @@ def build_router(stable: str, canary: str | None = None, weight: float = 0.0, ke
         except ValueError as exc:
             return JSONResponse({"error": {"code": "invalid_routes", "message": str(exc)}}, status_code=400)
 
-    @app.get("/admin/samples")
+    @app.get("/admin/samples", dependencies=[Depends(require_admin)])
     async def samples(after: int = 0):
         return {"samples": state.since(after), "seq": state.seq}
 
@@ -250,20 +275,30 @@ def build_router(stable: str, canary: str | None = None, weight: float = 0.0, ke
     return app
 
 
+def _with_scheme(url: str) -> str:
+    url = url.strip()
+    return url if "://" in url else f"http://{url}"
+
+
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     parser = argparse.ArgumentParser(prog="python -m serving.rollout.router")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--stable", required=True)
-    parser.add_argument("--canary", default=None)
+    # SkyServe prints endpoints without a scheme (`sky serve status --endpoint`)
+    parser.add_argument("--stable", required=True, type=_with_scheme)
+    parser.add_argument("--canary", default=None, type=_with_scheme)
     parser.add_argument("--weight", type=float, default=0.0)
     args = parser.parse_args(argv)
     try:
         key = key_from_env()
     except ValueError as exc:
         parser.error(str(exc))
-    uvicorn.run(build_router(args.stable, args.canary, args.weight, key), host="127.0.0.1", port=args.port,
+    token = os.environ.get(ADMIN_TOKEN_ENV) or None
+    if not token:
+        print(f"router: {ADMIN_TOKEN_ENV} is not set: the admin endpoints are open to every local user",
+              file=sys.stderr)
+    uvicorn.run(build_router(args.stable, args.canary, args.weight, key, token), host="127.0.0.1", port=args.port,
                 log_level="warning")
     return 0
 

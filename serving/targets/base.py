@@ -12,6 +12,8 @@ from typing import ClassVar
 
 import httpx
 
+from serving.rollout.router import admin_headers
+
 ROLES = ("stable", "canary")
 
 
@@ -31,6 +33,7 @@ class DeployTarget:
         return cls.registry[name](**settings)
 
     router_url: str = ""
+    admin_token: str | None = None  # the router's admin token (`CONVBOT_ROUTER_ADMIN_TOKEN`)
 
     # --- what every target implements ---
     def deploy(self, role: str, bundle: Path, version: str, env: dict[str, str] | None = None) -> str:
@@ -54,12 +57,14 @@ class DeployTarget:
                 "header_route": header_route.for_router() if header_route is not None else {}}
         if clear_canary:
             body = {"clear_canary": True, "stable": self.endpoint("stable")}
-        r = httpx.post(f"{self.router_url}/admin/routes", json=body, timeout=10)
+        r = httpx.post(f"{self.router_url}/admin/routes", json=body, headers=admin_headers(self.admin_token),
+                       timeout=10)
         r.raise_for_status()
         return r.json()
 
     def samples(self, after: int = 0) -> list[dict]:
-        r = httpx.get(f"{self.router_url}/admin/samples", params={"after": after}, timeout=30)
+        r = httpx.get(f"{self.router_url}/admin/samples", params={"after": after},
+                      headers=admin_headers(self.admin_token), timeout=30)
         r.raise_for_status()
         return r.json()["samples"]
 

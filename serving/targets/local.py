@@ -7,6 +7,7 @@ for readiness on /readyz, and stopped terminate -> wait -> kill.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from serving.rollout.router import ADMIN_TOKEN_ENV
 
 from .base import ROLES, DeployTarget
 
@@ -77,12 +80,14 @@ class LocalTarget(DeployTarget):
         self.feedback_inbox, self.sessions, self.ready_timeout_s = feedback_inbox, sessions, ready_timeout_s
         self.roles: dict[str, tuple[_Process, str]] = {}
         self.router: _Process | None = None
+        self.admin_token = secrets.token_urlsafe(32)  # only this target may change the routes
 
     def _start_router(self, stable_url: str) -> None:
         port = free_port()
         self.router_url = f"http://127.0.0.1:{port}"
         self.router = _Process([sys.executable, "-m", "serving.rollout.router", "--port", str(port), "--stable", stable_url],
-                               {}, self.workdir / "router.log", f"{self.router_url}/healthz", 60)
+                               {ADMIN_TOKEN_ENV: self.admin_token}, self.workdir / "router.log",
+                               f"{self.router_url}/healthz", 60)
 
     def deploy(self, role: str, bundle: Path, version: str, env: dict[str, str] | None = None) -> str:
         if role not in ROLES:

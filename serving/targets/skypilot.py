@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from serving.rollout.router import ADMIN_TOKEN_ENV
+
 from .base import ROLES, DeployTarget
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -92,10 +94,13 @@ elif op == "validate":
 class SkyPilotTarget(DeployTarget):
     name = "skypilot"
 
-    def __init__(self, workdir: str | os.PathLike, router_url: str, bundle_uri_for=None, sdk=None, update_mode="BLUE_GREEN"):
+    def __init__(self, workdir: str | os.PathLike, router_url: str, bundle_uri_for=None, sdk=None, update_mode="BLUE_GREEN",
+                 admin_token: str | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.router_url = router_url  # the weighted router runs where the rollout controller runs
+        # the token the router was started with; from the environment by default, never from run config
+        self.admin_token = admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
         self.bundle_uri_for = bundle_uri_for or (lambda bundle: str(bundle))
         self.sdk = sdk or SkyServeCli()
         self.update_mode = update_mode
