@@ -15,6 +15,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
+from tests.chain_resources import chain_resources  # noqa: E402
 from tests.tiny_models import build_tiny_encoder, build_tiny_llm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,18 +47,6 @@ def clinc_path() -> Path:
     from pipelines.settings import reference_file
 
     return reference_file("clinc150/data_full.json")
-
-
-def chain_resources(tmp_path: Path, encoder: Path, llm: Path) -> dict:
-    """Resources for a whole-chain materialize(): SQLite MLflow, a DVC repo and remote, tiny base models."""
-    from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
-
-    return {
-        "mlflow": MlflowResource(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
-                                 artifact_root=str(tmp_path / "mlartifacts")),
-        "dvc": DvcResource(repo_dir=str(tmp_path / "repo"), remote_url=str(tmp_path / "dvc-remote")),
-        "model_store": ModelStoreResource(root=str(tmp_path / "models"), encoder=str(encoder), llm=str(llm)),
-    }
 
 
 @pytest.fixture

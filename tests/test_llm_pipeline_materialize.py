@@ -19,7 +19,7 @@ from assets.llm import DialogCorpusAssetConfig, LlmEvalAssetConfig, StudentLlmCo
 from assets.preferences import DpoAdapterConfig, DpoEvalConfig, FeedbackLogConfig, feedback_inbox
 from pipelines.definitions import all_assets, all_checks
 from serving.registry import CHALLENGER, alias_version, read_verdict
-from tests.conftest import chain_resources
+from tests.chain_resources import chain_resources
 from training.feedback import synthetic_feedback
 
 SELECTION = ["intent_catalog", "base_llm", "synthetic_intents", "intent_dataset",
