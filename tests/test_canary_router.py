@@ -63,6 +63,41 @@ def test_realised_split_is_the_keyed_hash_and_within_binomial_tolerance(router, 
     assert abs(len(canary) / n - p) <= 3.3 * math.sqrt(p * (1 - p) / n), len(canary) / n  # ~99.9% binomial interval
 
 
+def test_sessions_that_start_before_the_route_is_set_never_move_when_it_arrives(router):
+    from serving.rollout.controller import HeaderRoute
+    from serving.rollout.traffic import TrafficGenerator, Utterance
+
+    route = HeaderRoute("x-convbot-analysis", "c" * 24, "s" * 24)
+
+    def wait_for(c, after, n):
+        deadline = time.monotonic() + 60
+        while c.get("/admin/samples", params={"after": after}, headers=ADMIN).json()["seq"] - after < n:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+
+    with httpx.Client(base_url=router, timeout=30) as c:
+        c.post("/admin/routes", json={"weight": 0.0, "header_route": {}}, headers=ADMIN)  # the golden phase
+        after = c.get("/admin/samples", params={"after": 0}, headers=ADMIN).json()["seq"]
+        traffic = TrafficGenerator(router, [Utterance("hi")], users=4, turns_per_session=20, pause_s=0.01,
+                                   analysis=route, analysis_share=1.0).start()
+        try:
+            wait_for(c, after, 100)
+            # the route arrives (at weight 0 here, so that only the header could move a session)
+            c.post("/admin/routes", json={"header_route": route.for_router()}, headers=ADMIN)
+            wait_for(c, after, 600)
+        finally:
+            traffic.stop()
+            c.post("/admin/routes", json={"weight": 0.0, "header_route": {}}, headers=ADMIN)
+        samples = c.get("/admin/samples", params={"after": after}, headers=ADMIN).json()["samples"]
+    sessions: dict[str, set] = {}
+    for s in samples:
+        sessions.setdefault(s["session"], set()).add((s["version"], s["header_routed"]))
+    # every session pinned from its first turn or never (sessions of the golden phase go by the weight)
+    assert all(len(v) == 1 for v in sessions.values()), [v for v in sessions.values() if len(v) > 1]
+    kinds = [next(iter(v)) for v in sessions.values()]
+    assert ("canary", True) in kinds and ("stable", True) in kinds and ("stable", False) in kinds
+
+
 def test_the_admin_endpoints_need_the_token_and_probes_do_not(router):
     before = httpx.get(f"{router}/admin/routes", headers=ADMIN).json()
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):

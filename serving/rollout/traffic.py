@@ -5,7 +5,9 @@ correction rate the canary analysis compares).
 With `analysis` (the rollout's `HeaderRoute`) a share of its sessions are analysis traffic: each carries the header
 on every request, half of them with the canary's value and half with stable's, so the router pins them to that
 version whatever the weight, and the analysis compares both versions on the same traffic. The other sessions
-are routed like users' sessions, by the weight."""
+are routed like users' sessions, by the weight. Sessions that start before the router has the route (while
+the golden set runs) go by the weight too: pinned from their first turn or not at all, so no session moves
+from stable to the canary when the route arrives."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ class TrafficGenerator:
         self._threads: list[threading.Thread] = []
         self.sent = 0
         self.errors = 0
+        self._route_seen = False  # once the router has the route it keeps it for the rollout
 
     def _user(self, seed: int) -> None:
         rng = random.Random(seed)
@@ -46,7 +49,8 @@ class TrafficGenerator:
             while not self._stop.is_set():
                 session = f"traffic-{uuid.UUID(int=rng.getrandbits(128)).hex[:16]}"
                 pinned = self.analysis_share > 0 and rng.random() < self.analysis_share
-                headers = self.analysis.headers(rng.choice(("canary", "stable"))) if pinned else {}
+                version = rng.choice(("canary", "stable")) if pinned else None
+                headers = self.analysis.headers(version) if pinned and self._route_live(client) else {}
                 for _ in range(self.turns):
                     if self._stop.is_set():
                         return
@@ -63,6 +67,16 @@ class TrafficGenerator:
                     except httpx.HTTPError:
                         self.errors += 1
                     time.sleep(self.pause_s)
+
+    def _route_live(self, client: httpx.Client) -> bool:
+        """Whether the router pins requests by the rollout's header yet (its /healthz names the route)."""
+        if not self._route_seen:
+            try:
+                shown = client.get("/healthz").json().get("header_route")
+            except (httpx.HTTPError, ValueError):
+                return False
+            self._route_seen = shown == self.analysis.name.lower()
+        return self._route_seen
 
     def start(self) -> "TrafficGenerator":
         for i in range(self.users):
