@@ -221,7 +221,7 @@ def test_the_traffic_generator_pins_its_share_of_sessions_half_to_each_version(r
 
 
 def test_upstreams_printed_without_a_scheme_are_taken_as_http():
-    from serving.rollout.router import _with_scheme
+    from serving.rollout.router import with_scheme
 
-    assert _with_scheme("44.201.119.3:30001\n") == "http://44.201.119.3:30001"  # as `sky serve status --endpoint`
-    assert _with_scheme("https://bot.example.com") == "https://bot.example.com"
+    assert with_scheme("44.201.119.3:30001\n") == "http://44.201.119.3:30001"  # as `sky serve status --endpoint`
+    assert with_scheme("https://bot.example.com") == "https://bot.example.com"

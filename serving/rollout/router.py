@@ -275,7 +275,8 @@ def build_router(stable: str, canary: str | None = None, weight: float = 0.0, ke
     return app
 
 
-def _with_scheme(url: str) -> str:
+def with_scheme(url: str) -> str:
+    """An upstream URL; SkyServe gives endpoints as `host:port`."""
     url = url.strip()
     return url if "://" in url else f"http://{url}"
 
@@ -286,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving.rollout.router")
     parser.add_argument("--port", type=int, required=True)
     # SkyServe prints endpoints without a scheme (`sky serve status --endpoint`)
-    parser.add_argument("--stable", required=True, type=_with_scheme)
-    parser.add_argument("--canary", default=None, type=_with_scheme)
+    parser.add_argument("--stable", required=True, type=with_scheme)
+    parser.add_argument("--canary", default=None, type=with_scheme)
     parser.add_argument("--weight", type=float, default=0.0)
     args = parser.parse_args(argv)
     try:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from serving.rollout.router import ADMIN_TOKEN_ENV
+from serving.rollout.router import ADMIN_TOKEN_ENV, with_scheme
 
 from .base import ROLES, DeployTarget
 
@@ -127,8 +127,7 @@ class SkyPilotTarget(DeployTarget):
     def endpoint(self, role: str) -> str | None:
         for record in self.sdk("status", services=[f"convbot-{role}"]):
             if record.get("endpoint"):
-                endpoint = record["endpoint"]
-                return endpoint if endpoint.startswith("http") else f"http://{endpoint}"
+                return with_scheme(record["endpoint"])
         return None
 
     def stop(self, role: str) -> None:
