@@ -81,6 +81,10 @@ POSITIVES = {
         "tel. <<PHONE:020 7946 0958>>",
         "My phone number is <<PHONE:0151 23456789>>.",
         "call me at <<PHONE:+1.415.555.0134>>",
+        "<<PHONE:5559876>> is my number, not the one on file",  # the cue after the number
+        "<<PHONE:07700 900456>> is my new mobile",
+        "my phne number is <<PHONE:5553344>>",  # a misspelled cue
+        "MY MOBLIE: <<PHONE:0161 496 0011>>",
     ],
     "CARD": [
         "card <<CARD:4111 1111 1111 1111>>",
@@ -124,6 +128,8 @@ POSITIVES = {
         "my birthday is <<DATE_OF_BIRTH:March 3rd>>",
         "born <<DATE_OF_BIRTH:12.07.1990>> in Porto",
         "my date of birth is <<DATE_OF_BIRTH:July 12, 1990>>",
+        "my birthdya is <<DATE_OF_BIRTH:9 oct 1979>>",  # misspelled cues
+        "date of birht <<DATE_OF_BIRTH:22/02/1961>>",
     ],
     "PASSPORT": [
         "passport number <<PASSPORT:533401372>>",
@@ -131,6 +137,13 @@ POSITIVES = {
         "ID card <<PASSPORT:CA12345678>>",
         "my passport is <<PASSPORT:L898902C3>>",
         "driver's license number: <<PASSPORT:D1234-56789>>",
+        "pasport no <<PASSPORT:Y2231190>>",  # misspelled cues
+        "PASPORT NUMBR: <<PASSPORT:N6650213>>",
+        "my drivers lisence is <<PASSPORT:W44019-2281>>",
+        "travel document <<PASSPORT:ZT7730184>>",
+        "the hotel asks for my passport again, here: <<PASSPORT:C01X00T47>>",  # a few words after the cue
+        "national ID card, number <<PASSPORT:880417123456>>",
+        "I gave <<PASSPORT:B7731902>> as my passport number but it's wrong",  # the cue after the number
     ],
     "IP_ADDRESS": [
         "my IP is <<IP_ADDRESS:192.168.1.24>>",
@@ -159,6 +172,9 @@ POSITIVES = {
         "set my amex pin to <<PASSWORD:1234>>",
         "please change the pin on my bank of america account to be <<PASSWORD:1234>>",
         "change my password to <<PASSWORD:Hunter2!>>",
+        "my pasword is <<PASSWORD:lemon-tree-42>>",  # misspelled cues
+        "passwrod: <<PASSWORD:Zq8!mm2p>>",
+        "PASSOWRD IS <<PASSWORD:SUNNY-DAY-9>>",
     ],
 }
 
@@ -850,6 +866,14 @@ GAZETTEER_AND_FORMATS = [
 
 # look-alikes that the rules above must leave alone
 MORE_LOOKALIKES = [
+    # near a cue but no number of the kind it names
+    "my passport expires on 12/03/2027, can I still fly?",
+    "passport renewal, order number AB1234567 is late",
+    "flight BA2490 is after my passport check",
+    "2024 is the year I renewed my passport",
+    "12345 is my account number",
+    "numbers, phones and addresses are in the export",
+    "the pasword reset link expired",
     "I was born in 1992",
     "i was born in 1987, does that matter?",
     "firmware 4.2.1.7 is installed",

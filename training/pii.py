@@ -35,7 +35,8 @@ redaction works offline. The analyzer is built once per process (`analyzer()`, a
                      ("siobhan dot nibhriain at eircom dot net", "ana [at] mail [dot] com")
     [PHONE]          Presidio's PhoneRecognizer (libphonenumber, PHONE_REGIONS) for international and national numbers
                      with +, parentheses, dots, dashes or spaces; any "+"/"00" number of 9-15 digits; a bare 7-8 digit
-                     number only after a cue ("my number is 5551234", "call me on 555 1234", "tel: ...") or, when
+                     number only after a cue ("my number is 5551234", "call me on 555 1234", "tel: ...") or right
+                     before one ("5559876 is my number"), or, when
                      grouped ("555 1234"), with a Presidio context word (call, phone, mobile, text ...) before it.
                      Numbers that the words before call an order, booking, invoice ... number stay.
     [CARD]           13-19 digits grouped like a card (spaces, double spaces, dashes, dots or none): Luhn-valid with
@@ -72,8 +73,10 @@ redaction works offline. The analyzer is built once per process (`analyzer()`, a
     [PASSPORT]       a document number (6-18 letters/digits, 2+ digits) after a cue: passport, ID card (also "ID
                      kartı", "carte d'identité", "Personalausweis-Nr."), national ID, driver's licence, residence
                      permit, green card, SSN, NI number, NIN, PESEL, Aadhaar, CPF, CURP, PPS, codice fiscale, BSN,
-                     DNI/NIE/NIF ...; and any other token shaped exactly like a found one ("my passport (X9F3K2L7P)
-                     and my husband's (X9F3K2L8Q)")
+                     DNI/NIE/NIF, travel document ...; a few words after a passport/ID-card cue ("the form wants
+                     my passport, it's K8821937") or right before one ("I gave B7731902 as my passport number");
+                     and any other token shaped exactly like a found one ("my passport (X9F3K2L7P) and my
+                     husband's (X9F3K2L8Q)")
     [HANDLE]         "@name", "in/name", "u/name", "name#1234", "live:..." (Skype), and the value after a platform
                      or "username/handle/login": with "is"/":" any value, without only one shaped like a handle
                      (digits, "_" or ".": "psn id DarkStar_777", "add me on snapchat, kwame_a")
@@ -83,6 +86,10 @@ redaction works offline. The analyzer is built once per process (`analyzer()`, a
                      temporary password you sent, Tmp-8842-KQ"); without any cue, a token with upper- and lower-case
                      letters, a digit and a symbol ("ÅsaLind!88"), or a quoted one with upper- and lower-case letters
                      and digits ("it's 'Blue-Moon-77'")
+
+Misspelled cue words ("pasport nr", "birthdy", "paswrod is", "my phne number") are respelled before matching
+(`training.cue_spelling`: one edit from a cue of up to six letters, two from a longer one, never a word that is
+English, a stop word or a listed name or place), and the spans are mapped back to the text as written.
 
 Context-dependent patterns score below THRESHOLD and are kept only where Presidio's LemmaContextAwareEnhancer
 finds one of their context words among the five words before them. Overlapping results are resolved longest span
@@ -123,6 +130,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import regex as re  # Presidio's own regex engine: \p{..} classes and variable-length lookbehinds
+
+from training.cue_spelling import respell
 
 KINDS = ("NAME", "EMAIL", "PHONE", "CARD", "IBAN", "ADDRESS", "POSTCODE", "DATE_OF_BIRTH", "PASSPORT",
          "IP_ADDRESS", "HANDLE", "PASSWORD")
@@ -1569,6 +1578,10 @@ def _address_spans(text: str) -> list[tuple[int, int, float]]:
     return found
 
 
+_DOCUMENTS = (r"passport|id\s+card|identity\s+card|national\s+id(?:entity)?(?:\s+card)?|travel\s+doc(?:ument)?|"
+              r"residence\s+permit|(?:driver['’]?s|driving)\s+licen[cs]e|passeport|pasaporte|reisepass|passaporto")
+
+
 def _patterns() -> dict[str, list]:
     """Regex patterns per kind: (name, regex, score)."""
     cue_phone = (r"(?<=(?i:\b(?:(?:my|his|her|their|our|the|a|mobile|cell|cellphone|home|work|office|contact|phone|"
@@ -1580,6 +1593,11 @@ def _patterns() -> dict[str, list]:
     return {
         "PHONE": [
             ("phone after a cue", cue_phone + phone_body, 0.7),
+
+            # the cue after the number: "5551234 is my number", "07700 900123 is my mobile"
+            ("phone before its cue", phone_body + r"(?=\s+(?i:is|was)\s+(?i:my|his|her|their|our|the)\s+"
+                                     r"(?i:(?:(?:home|work|office|contact|new|old|mobile|cell|phone|whatsapp)\s+)*"
+                                     r"(?:number|phone|mobile|cell|landline))\b)", 0.7),
 
             # separated 7-15 digit groups: only with Presidio context words nearby (see PHONE_CONTEXT)
             ("phone-shaped digits", r"(?<![\w+.,/-])\(?\d{2,5}\)?(?:[ .-]\(?\d{2,5}\)?){1,4}(?![\w]|[.,/-]\d)", 0.1),
@@ -1660,10 +1678,21 @@ def _patterns() -> dict[str, list]:
              r"uid(?:ai)?|cpf|curp|rfc|ppsn?|pps\s+number|codice\s+fiscale|sin|tfn|nric|hkid|cnic|nida|"
              r"c[ée]dula|rg|green\s+card|a-number|alien\s+(?:registration\s+)?number|uscis\s+number|"
              r"carte\s+d['’]identit[ée]|personalausweis(?:nummer)?|reisepass(?:nummer)?|passeport|pasaporte|"
-             r"passaporto|paszport|permit|titre\s+de\s+s[ée]jour|visa\s+(?:number|no\.?)|"
+             r"passaporto|paszport|permit|travel\s+doc(?:ument)?|titre\s+de\s+s[ée]jour|visa\s+(?:number|no\.?)|"
              r"voter\s+id|pan(?:\s+card)?|social\s+insurance(?:\s+number)?|health\s+card|medicare(?:\s+number)?)"
              r"(?:[\s-]+(?:card\s+)?(?:number|no\.?|num|nr\.?|#|id))?" + _SEP + r"\(?"
              r"))(?=(?:[A-Za-z-]*\d){2})[A-Za-z0-9][A-Za-z0-9-]{4,16}[A-Za-z0-9](?![\w])", 0.85),
+            # the number a few words after the cue: "the form wants my passport, it's K8821937"; letters and
+            # digits, or 8-12 digits
+            ("document number near a cue",
+             r"(?<=(?i:\b(?:" + _DOCUMENTS + r")\b[^.?!\n\d]{0,30}?[\s,:(]))"
+             r"(?:(?=[A-Za-z-]*\d[A-Za-z-]*\d)(?=[\d-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9-]{4,16}[A-Za-z0-9]|\d{8,12})"
+             r"(?![\w])", 0.8),
+            # the cue after the number: "I entered P4366918 as my passport number"
+            ("document number before its cue",
+             r"(?<![\w-])(?=(?:[A-Za-z-]*\d){2})[A-Za-z0-9][A-Za-z0-9-]{4,16}[A-Za-z0-9]"
+             r"(?=\s+(?i:is|as|was)\s+(?i:(?:my|the|his|her|our|their|your)\s+)?(?i:" + _DOCUMENTS + r")\b)",
+             0.8),
             ("UK national insurance number", r"(?<=(?i:\b(?:national\s+insurance|ni)(?:\s+(?:number|no\.?))?"
              + _SEP + r"))(?i:[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D])(?![\w])", 0.85),
         ],
@@ -1898,12 +1927,29 @@ def _name_pattern(names: set[str]):
     return re.compile(r"(?<![\p{L}\p{M}\p{N}_@.])(?:" + "|".join(alts) + r")(?![\p{L}\p{M}\p{N}_@])")
 
 
+# cue words that users misspell ("pasport nr", "birthdy", "paswrod is"): respelled before matching
+CUE_WORDS = ("passport", "password", "passcode", "birth", "birthday", "birthdate", "address", "number", "phone", "mobile",
+             "telephone", "postcode", "zipcode", "licence", "license", "surname", "username", "email", "document")
+
+
+def _word_in_own_right(low: str) -> bool:
+    """A word that is not a misspelled cue: English (also inflected), a stop word, a listed name or place."""
+    allw, _ = _english_lexicon()
+    first, last, places = _gazetteer()
+    return (low in allw or _stop(low) or _inflected(low) or low in first or low in last or low in places
+            or (low.endswith("s") and (low[:-1] in allw or low[:-1] in CUE_WORDS or low[:-2] in allw)))
+
+
 def _analyze(text: str, nlp_artifacts=None) -> list[Span]:
     if not text or not text.strip():
         return []
+    fixed = respell(text, CUE_WORDS, _word_in_own_right)
+    if fixed.edits:
+        text, nlp_artifacts = fixed.text, None  # the artifacts were made from the text as written
     results = analyzer().analyze(text=text, language="en", entities=list(KINDS), nlp_artifacts=nlp_artifacts)
     spans = _resolve(text, [(r.start, r.end, r.entity_type, r.score) for r in results if r.entity_type in KINDS])
-    return _extend_documents(text, _extend_names(text, spans))
+    spans = _extend_documents(text, _extend_names(text, spans))
+    return [Span(*fixed.original(s.start, s.end), s.kind) for s in spans] if fixed.edits else spans
 
 
 def _shape(value: str) -> str:
