@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,6 @@ from serving.registry import CHAMPION, PromotionRefused, alias_version, is_rolle
 from training.catalog import load_catalog
 from training.dedup import NEAR_DUPLICATE_RATIO
 from training.fileio import atomic_dir, atomic_write_json, sha256_dir, sha256_file, stable_hash
-from training.calibration import decide
-from training.catalog import OUT_OF_SCOPE
 from training.intent_dataset import (
     SPLITS,
     SplitConfig,
@@ -47,7 +46,7 @@ from training.intent_dataset import (
     write_dataset,
 )
 from training.intent_predictor import IntentPredictor
-from training.intent_trainer import IntentTrainConfig, train_intent_model
+from training.intent_trainer import IntentTrainConfig, NoveltyEncoder, train_intent_model
 from training.paraphrase import LocalLLMParaphraser, OpenAICompatibleParaphraser
 from training.real_data import import_labeled, load_intent_map
 from training.synthetic import GENERATOR_VERSION, SynthesisConfig, drop_duplicates, synthesize
@@ -63,6 +62,7 @@ CACHE_TAG = "convbot.cache_key"
 _SYN = SynthesisConfig()
 _SPLIT = SplitConfig()
 _TRAIN = IntentTrainConfig()
+_NOVELTY = NoveltyEncoder(spec="", sha256="")
 
 
 class IntentCatalogConfig(Config):
@@ -226,6 +226,10 @@ class IntentModelConfig(Config):
     max_length: int = _TRAIN.max_length
     early_stopping_patience: int = _TRAIN.early_stopping_patience
     registered_model_name: str = "intent-classifier"
+    novelty_off_topic_requests: int = Field(
+        default=_NOVELTY.off_topic_requests,
+        description="generated off-topic requests that join the validation rows to fit the out-of-scope score "
+                    "(base-encoder similarity to the intents plus calibrated confidence); 0: confidence alone")
 
 
 def pip_requirements() -> list[str]:
@@ -234,7 +238,7 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("torch", "transformers", "tokenizers", "safetensors")]
 
 
-@asset(group_name=GROUP, compute_kind="mlflow", code_version="2")
+@asset(group_name=GROUP, compute_kind="mlflow", code_version="3")
 def intent_model(
     context: AssetExecutionContext, config: IntentModelConfig, intent_dataset: dict, base_encoder: dict,
     mlflow: MlflowResource, model_store: ModelStoreResource,
@@ -244,8 +248,11 @@ def intent_model(
 
     recipe = project_path(config.recipe)
     train_cfg = IntentTrainConfig(str(recipe), dict(config.overrides), config.max_length, config.early_stopping_patience)
+    novelty = (NoveltyEncoder(base_encoder["spec"], base_encoder["checksum"], config.novelty_off_topic_requests)
+               if config.novelty_off_topic_requests > 0 else None)
     key = stable_hash([intent_dataset["content_sha256"], base_encoder["checksum"], recipe.read_text(),
-                       train_cfg.__dict__ | {"recipe": None}, config.registered_model_name])
+                       train_cfg.__dict__ | {"recipe": None}, config.registered_model_name,
+                       asdict(novelty) if novelty else None])
     tags = {CACHE_TAG: key, "convbot.data_version": intent_dataset["data_version"],
             "convbot.base_encoder": base_encoder["spec"]}
     run_id = mlflow.find_finished_run(INTENT_EXPERIMENT, {CACHE_TAG: key})
@@ -256,7 +263,7 @@ def intent_model(
                             "max_length": config.max_length, "early_stopping_patience": config.early_stopping_patience,
                             "recipe": str(config.recipe), **{f"override.{k}": v for k, v in config.overrides.items()}})
             outcome = train_intent_model(intent_dataset["path"], base_encoder["path"], work, train_cfg,
-                                         metrics_sink=lambda m, step: mlf.log_metrics(m, step=step))
+                                         metrics_sink=lambda m, step: mlf.log_metrics(m, step=step), novelty=novelty)
             mlf.log_params({k: v for k, v in outcome.training_args.items()
                             if k in ("learning_rate", "num_train_epochs", "per_device_train_batch_size", "seed",
                                      "weight_decay", "max_steps")})
@@ -343,6 +350,9 @@ def intent_eval(context: AssetExecutionContext, config: IntentEvalConfig, intent
             "real_slice_coverage": f"{real.coverage}: {', '.join(real.covered)}",
             "calibrated": challenger.calibrated, "threshold": challenger.threshold,
             "temperature": challenger.temperature,
+            "out_of_scope_rule": "novelty score (base-encoder similarity + confidence)" if challenger.novelty
+            else "confidence threshold",
+            **({"novelty_threshold": challenger.novelty.threshold} if challenger.novelty else {}),
             "champion_version": str(champion_version),
             "champion_real_in_scope_accuracy": float(champion["metrics"]["real_in_scope_accuracy"]) if champion
             else float("nan"),
@@ -367,9 +377,9 @@ def _evaluate(predictor: IntentPredictor, real, test) -> dict:
     from sklearn.metrics import confusion_matrix
 
     texts, gold = real.frame["text"].tolist(), real.frame["intent"].tolist()
-    proba = predictor.predict_proba(texts)
-    decisions, _ = decide(proba, predictor.labels, predictor.threshold, OUT_OF_SCOPE)
-    real_metrics = score_slice(decisions, proba, predictor.labels, gold)
+    assessed = predictor.assess(texts)
+    decisions = assessed.decisions
+    real_metrics = score_slice(decisions, assessed.in_scope_score, gold)
     report = intent_report(test["intent"].tolist(), predictor.predict_proba(test["text"].tolist()), predictor.labels)
     shown = sorted(set(gold) | set(decisions))
     return {

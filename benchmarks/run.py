@@ -430,26 +430,34 @@ def _train_and_score_real_slice(frame, catalog, work: Path, label: str) -> dict:
     from training.catalog import OUT_OF_SCOPE
     from training.intent_dataset import SplitConfig, split_frame, write_dataset
     from training.intent_predictor import IntentPredictor
-    from training.intent_trainer import IntentTrainConfig, train_intent_model
+    from training.intent_trainer import IntentTrainConfig, NoveltyEncoder, train_intent_model
     from training.real_data import load_intent_map
 
     data = write_dataset(split_frame(frame, SplitConfig()), catalog.labels, work / label / "data", {})
     start = time.perf_counter()
-    out = train_intent_model(data, resolve_encoder().path, work / label / "run", IntentTrainConfig())
+    encoder = resolve_encoder()
+    out = train_intent_model(data, encoder.path, work / label / "run", IntentTrainConfig(),
+                             novelty=NoveltyEncoder(encoder.spec, encoder.checksum))
     predictor = IntentPredictor.from_pretrained(out.model_dir)
     real = build_real_slice(reference_file(CLINC), catalog.labels, load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
-    proba = predictor.predict_proba(real.frame["text"].tolist())
-    decisions, _ = decide(proba, predictor.labels, predictor.threshold, OUT_OF_SCOPE)
-    real_metrics = score_slice(decisions, proba, predictor.labels, real.frame["intent"].tolist())
-    argmax = score_slice([predictor.labels[i] for i in proba.argmax(axis=1)], proba, predictor.labels,
-                         real.frame["intent"].tolist())
+    gold = real.frame["intent"].tolist()
+    assessed = predictor.assess(real.frame["text"].tolist())  # the bot's rule: the novelty score's threshold
+    real_metrics = score_slice(assessed.decisions, assessed.in_scope_score, gold)
+    # the same model with the confidence threshold alone (the rule before the novelty score), and argmax
+    in_cols = [i for i, label in enumerate(predictor.labels) if label != OUT_OF_SCOPE]
+    best_in_scope = assessed.proba[:, in_cols].max(axis=1)
+    by_confidence, _ = decide(assessed.proba, predictor.labels, predictor.threshold, OUT_OF_SCOPE)
+    confidence_only = score_slice(by_confidence, best_in_scope, gold)
+    argmax = score_slice([predictor.labels[i] for i in assessed.proba.argmax(axis=1)], best_in_scope, gold)
     from training.intent_dataset import load_split
 
     test = load_split(data, "test")
     synthetic = intent_report(test["intent"].tolist(), predictor.predict_proba(test["text"].tolist()), predictor.labels)
     rounded = lambda d: {k: round(float(v), 4) if isinstance(v, (int, float)) else v for k, v in d.items()}  # noqa: E731
     return {"rows": len(frame), "train_s": round(time.perf_counter() - start, 1), "coverage": real.coverage,
-            "calibration": rounded(predictor.calibration), "real_slice": rounded(real_metrics),
+            "calibration": rounded({k: v for k, v in predictor.calibration.items() if k != "novelty"}),
+            "novelty_threshold": round(predictor.novelty.threshold, 4), "real_slice": rounded(real_metrics),
+            "real_slice_confidence_only": rounded(confidence_only),
             "real_slice_argmax": {k: round(float(argmax[k]), 4) for k in ("in_scope_accuracy", "oos_recall")},
             "synthetic_test_accuracy": round(synthetic.metrics["accuracy"], 4), "synthetic_test_ece": round(synthetic.metrics["ece"], 4)}
 

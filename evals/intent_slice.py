@@ -2,8 +2,8 @@
 
 CLINC150 `test` utterances of the intents the catalog shares with CLINC150 (same name, or mapped by
 `configs/clinc150_map.yaml`) plus its `oos_test` utterances as out-of-scope. Training never sees
-these splits. Decisions follow the bot: the most likely intent from calibrated probabilities,
-out-of-scope below the model's threshold (both fitted on the validation split at training time).
+these splits. Decisions follow the bot (`IntentPredictor.assess`): the most likely intent from calibrated
+probabilities, out-of-scope below the model's threshold on its in-scope score (fitted at training time).
 """
 
 from __future__ import annotations
@@ -68,17 +68,17 @@ def _auroc_ci(y: np.ndarray, score: np.ndarray, rounds: int = 500, seed: int = 0
     return point, float(lo), float(hi)
 
 
-def score_slice(decisions: list[str], proba: np.ndarray, labels: list[str], gold: list[str]) -> dict[str, float]:
+def score_slice(decisions: list[str], in_scope_score: np.ndarray, gold: list[str]) -> dict[str, float]:
     """In-scope accuracy, out-of-scope recall and precision (Wilson 95% intervals) at the decisions given, and
-    the threshold-free trade-off: AUROC of in-scope vs out-of-scope by the best in-scope probability."""
+    the threshold-free trade-off: AUROC of in-scope vs out-of-scope by the score the decisions threshold
+    (`IntentPredictor.assess`: the best in-scope probability, or the novelty score)."""
     decisions, gold = np.asarray(decisions), np.asarray(gold)
     inscope = gold != OUT_OF_SCOPE
     said_oos = decisions == OUT_OF_SCOPE
     acc = _ratio(int((decisions[inscope] == gold[inscope]).sum()), int(inscope.sum()))
     rec = _ratio(int(said_oos[~inscope].sum()), int((~inscope).sum()))
     prec = _ratio(int((said_oos & ~inscope).sum()), int(said_oos.sum()))
-    in_cols = [i for i, label in enumerate(labels) if label != OUT_OF_SCOPE]
-    auroc = _auroc_ci(inscope, proba[:, in_cols].max(axis=1))
+    auroc = _auroc_ci(inscope, np.asarray(in_scope_score, dtype=np.float64))
     out = {}
     for name, (value, lo, hi) in (("in_scope_accuracy", acc), ("oos_recall", rec), ("oos_precision", prec),
                                   ("auroc", auroc)):

@@ -1,4 +1,5 @@
-"""The bot's intent stage: one utterance in, (intent, confidence) out, with a confidence floor."""
+"""One utterance in, (intent, confidence) out, with the bot's decision rule (`IntentPredictor.assess`): what the
+latency benchmark times."""
 
 from __future__ import annotations
 
@@ -17,23 +18,19 @@ class IntentDecision:
 
 
 class IntentStage:
-    """Below `min_confidence` the utterance is routed to the out-of-scope fallback."""
+    """Out of scope (the fallback) where the predictor's in-scope score is below its threshold."""
 
-    def __init__(self, predictor: IntentPredictor, min_confidence: float = 0.5):
+    def __init__(self, predictor: IntentPredictor):
         import torch
 
         torch.set_num_threads(1)  # one request per worker: intra-op threads only add latency
-        self.predictor = predictor
-        self.min_confidence = min_confidence
+        self.predictor = predictor.prepare()
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | Path, min_confidence: float = 0.5) -> "IntentStage":
-        return cls(IntentPredictor.from_pretrained(model_dir), min_confidence)
+    def from_pretrained(cls, model_dir: str | Path) -> "IntentStage":
+        return cls(IntentPredictor.from_pretrained(model_dir))
 
     def classify(self, utterance: str) -> IntentDecision:
-        proba = self.predictor.predict_proba([utterance])[0]
-        best = int(proba.argmax())
-        confidence = float(proba[best])
-        if confidence < self.min_confidence:
-            return IntentDecision(OUT_OF_SCOPE, confidence, True)
-        return IntentDecision(self.predictor.labels[best], confidence, False)
+        assessed = self.predictor.assess([utterance])
+        intent = assessed.decisions[0]
+        return IntentDecision(intent, float(assessed.confidence[0]), intent == OUT_OF_SCOPE)

@@ -101,3 +101,36 @@ def test_calibration_is_fitted_on_validation_and_travels_with_the_model(tmp_path
     decisions, confidence = predictor.decide(texts)
     for d, c, p in zip(decisions, confidence, proba):
         assert d == ("out_of_scope" if c < predictor.threshold else predictor.labels[int(p.argmax())])
+
+
+def test_the_novelty_score_is_fitted_travels_in_the_config_and_decides(tmp_path, small_catalog, tiny_encoder):
+    import dataclasses
+
+    import numpy as np
+    import pytest
+
+    from training.base_models import resolve_encoder
+    from training.intent_trainer import NoveltyEncoder
+
+    data = _dataset(tmp_path, small_catalog)
+    encoder = resolve_encoder(str(tiny_encoder))
+    out = train_intent_model(data, tiny_encoder, tmp_path / "work", IntentTrainConfig(overrides={"max_steps": 8}),
+                             novelty=NoveltyEncoder(encoder.spec, encoder.checksum, off_topic_requests=40))
+    config = json.loads((out.model_dir / "config.json").read_text())["convbot_calibration"]
+    assert config["novelty"]["encoder_sha256"] == encoder.checksum
+    predictor = IntentPredictor.from_pretrained(out.model_dir).prepare()
+    novelty = predictor.novelty
+    assert novelty.intents == sorted(set(out.labels) - {"out_of_scope"}) and len(novelty.centroids) == len(novelty.intents)
+    assert novelty.n_calibration > 40  # validation rows and generated off-topic requests
+    texts = ["what's the weather in Paris", "hello", "set an alarm for 7", "how do i bake bread", "who won the cup"]
+    assessed = predictor.assess(texts)
+    predicted = [predictor.labels[i] for i in assessed.proba.argmax(axis=1)]
+    for d, s, p in zip(assessed.decisions, assessed.in_scope_score, predicted):
+        assert d == ("out_of_scope" if s < novelty.threshold else p)
+    assert predictor.decide(texts)[0] == assessed.decisions
+    # the score is only valid with the encoder it was fitted with
+    other = IntentPredictor.from_pretrained(out.model_dir)
+    other.novelty = dataclasses.replace(novelty, encoder_sha256="0" * 64)
+    with pytest.raises(ValueError, match="fitted with 000000000000"):
+        other.assess(texts)
+    assert np.isfinite(assessed.in_scope_score).all()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .calibration import decide, softmax
 from .catalog import OUT_OF_SCOPE
+from .novelty import NoveltyScore, base_encoder_embed
 
 CALIBRATION_KEY = "convbot_calibration"
+NOVELTY_KEY = "novelty"  # inside the calibration: the out-of-scope score's centroids, statistics and threshold
 
 
 # tokenizers without a recorded length report a huge sentinel (transformers' VERY_LARGE_INTEGER)
@@ -35,6 +38,9 @@ class IntentPredictor:
         self.calibration = dict(getattr(model.config, CALIBRATION_KEY, None) or {})
         self.temperature = float(self.calibration.get("temperature", 1.0))
         self.threshold = float(self.calibration.get("threshold", 0.0))
+        novelty = self.calibration.get(NOVELTY_KEY)
+        self.novelty = NoveltyScore.from_dict(novelty) if novelty else None
+        self._embed = None
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path) -> "IntentPredictor":
@@ -64,6 +70,43 @@ class IntentPredictor:
     def predict(self, texts: list[str]) -> list[str]:
         return [self.labels[i] for i in self.predict_proba(texts).argmax(axis=1)]
 
+    def prepare(self) -> "IntentPredictor":
+        """Load what the decisions need now (the novelty score's base encoder), not at the first request."""
+        if self.novelty is not None and self._embed is None:
+            self.embed(["ready"])
+        return self
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Normalised sentence embeddings from the base encoder the novelty score was fitted with (loaded on
+        first use; its weights must be the same ones)."""
+        if self._embed is None:
+            self._embed = base_encoder_embed(self.novelty.encoder, self.novelty.encoder_sha256, self.max_length)
+        return self._embed(texts)
+
+    def assess(self, texts: list[str], proba: np.ndarray | None = None) -> "Assessment":
+        """The bot's decision rule, with the scores behind it: the most likely intent, out-of-scope when the
+        in-scope score is below its threshold (the novelty score when the model has one, else the calibrated
+        confidence)."""
+        proba = self.predict_proba(texts) if proba is None else proba
+        decisions, confidence = decide(proba, self.labels, self.threshold, OUT_OF_SCOPE)
+        in_cols = [i for i, label in enumerate(self.labels) if label != OUT_OF_SCOPE]
+        best_in_scope = proba[:, in_cols].max(axis=1) if in_cols else np.zeros(len(proba))
+        if self.novelty is None:
+            return Assessment(proba, decisions, confidence, best_in_scope)
+        score = self.novelty.in_scope_score(best_in_scope, self.embed(texts)) if len(texts) else np.zeros(0)
+        predicted = [self.labels[i] for i in proba.argmax(axis=1)]
+        decisions = [OUT_OF_SCOPE if s < self.novelty.threshold else p for p, s in zip(predicted, score)]
+        return Assessment(proba, decisions, confidence, score)
+
     def decide(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
-        """The bot's decision rule: the most likely intent, out-of-scope below the calibrated threshold."""
-        return decide(self.predict_proba(texts), self.labels, self.threshold, OUT_OF_SCOPE)
+        """(decisions, confidence of the most likely intent): see `assess`."""
+        result = self.assess(texts)
+        return result.decisions, result.confidence
+
+
+@dataclass(frozen=True)
+class Assessment:
+    proba: np.ndarray  # calibrated probabilities
+    decisions: list[str]  # intents, out-of-scope where the score is below the threshold
+    confidence: np.ndarray  # the most likely intent's calibrated probability
+    in_scope_score: np.ndarray  # higher is more in scope (the score the decision thresholds)

@@ -16,12 +16,14 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from .calibration import Calibration, calibrate
+from .calibration import Calibration, best_threshold, calibrate
 from .catalog import OUT_OF_SCOPE
 from .checkpoints import manifest_callback, resume_point
 from .fileio import atomic_dir
 from .intent_dataset import load_labels, load_split
-from .intent_predictor import CALIBRATION_KEY, IntentPredictor
+from .intent_predictor import CALIBRATION_KEY, NOVELTY_KEY, IntentPredictor
+from .novelty import NoveltyScore, base_encoder_embed, fit_novelty
+from .out_of_scope import out_of_scope_rows
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,17 @@ class IntentTrainConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     max_length: int = 64
     early_stopping_patience: int = 2
+
+
+@dataclass(frozen=True)
+class NoveltyEncoder:
+    """The base encoder the out-of-scope score embeds with (its spec and weights), and how many generated
+    off-topic requests join the validation rows to fit it."""
+
+    spec: str
+    sha256: str
+    off_topic_requests: int = 300
+    seed: int = 7
 
 
 @dataclass
@@ -87,13 +100,34 @@ def _calibrate(model, tokenizer, data_dir, labels: list[str]) -> Calibration:
     return calibrate(logits, val["intent"].tolist(), labels, OUT_OF_SCOPE)
 
 
+def _fit_novelty(predictor: IntentPredictor, data_dir, encoder: NoveltyEncoder) -> NoveltyScore:
+    """The out-of-scope score (training.novelty): centroids from the in-scope training rows; statistics and
+    threshold from the validation rows plus generated off-topic requests that are not training rows."""
+    train, val = load_split(data_dir, "train"), load_split(data_dir, "validation")
+    in_scope = train[train["intent"] != OUT_OF_SCOPE]
+    seen = set(train["text"])
+    off_topic = [t for t, *_ in out_of_scope_rows(encoder.off_topic_requests, seed=encoder.seed) if t not in seen]
+    texts = val["text"].tolist() + off_topic
+    gold = np.asarray(val["intent"].tolist() + [OUT_OF_SCOPE] * len(off_topic))
+    proba = predictor.predict_proba(texts)
+    in_cols = [i for i, label in enumerate(predictor.labels) if label != OUT_OF_SCOPE]
+    predicted = np.asarray(predictor.labels)[proba.argmax(axis=1)]
+    embed = base_encoder_embed(encoder.spec, encoder.sha256, predictor.max_length)
+    return fit_novelty(encoder.spec, encoder.sha256, embed(in_scope["text"].tolist()), in_scope["intent"].tolist(),
+                       proba[:, in_cols].max(axis=1), embed(texts), gold != OUT_OF_SCOPE, predicted == gold,
+                       lambda score, inside, correct: best_threshold(score, inside, correct,
+                                                                     np.unique(np.quantile(score, np.linspace(0, 1, 401)))))
+
+
 def train_intent_model(
     data_dir: str | os.PathLike,
     encoder_path: str | os.PathLike,
     work_dir: str | os.PathLike,
     cfg: IntentTrainConfig = IntentTrainConfig(),
     metrics_sink: Callable[[dict[str, float], int], None] | None = None,
+    novelty: NoveltyEncoder | None = None,
 ) -> TrainOutcome:
+    """`novelty`: also fit the out-of-scope score on this base encoder (the intent model; not the guard)."""
     from datasets import Dataset
     from transformers import (
         AutoModelForSequenceClassification,
@@ -142,9 +176,13 @@ def train_intent_model(
     # the truncation length travels with the tokenizer and the calibration with the model's config, to the
     # registry too: inference truncates and decides as evaluation did
     tokenizer.model_max_length = cfg.max_length
-    calibration = _calibrate(trainer.model, tokenizer, data_dir, labels)
-    train_info["calibration"] = calibration.to_dict()
-    setattr(trainer.model.config, CALIBRATION_KEY, calibration.to_dict())
+    calibration = _calibrate(trainer.model, tokenizer, data_dir, labels).to_dict()
+    train_info["calibration"] = dict(calibration)
+    setattr(trainer.model.config, CALIBRATION_KEY, calibration)
+    if novelty is not None:
+        score = _fit_novelty(IntentPredictor(trainer.model, tokenizer), data_dir, novelty)
+        setattr(trainer.model.config, CALIBRATION_KEY, {**calibration, NOVELTY_KEY: score.to_dict()})
+        train_info["calibration"]["novelty_threshold"] = score.threshold
     model_dir = work_dir / "model"
     with atomic_dir(model_dir) as tmp:
         trainer.save_model(str(tmp))

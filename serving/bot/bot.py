@@ -65,7 +65,7 @@ class Bot:
         self.config = yaml.safe_load((folder / "bot.yaml").read_text())
         self.manifest = json.loads((folder / "manifest.json").read_text()) if (folder / "manifest.json").exists() else {}
         catalog = load_catalog(folder / "catalog.yaml")
-        predictor = IntentPredictor.from_pretrained(folder / "models" / "intent")
+        predictor = IntentPredictor.from_pretrained(folder / "models" / "intent").prepare()
         check_config(self.config, predictor.labels)
         self.brand = BrandRules(folder / "brand.yaml")
         self.guard = GuardClassifier.from_pretrained(folder / "models" / "guard") if (folder / "models" / "guard").exists() else None
