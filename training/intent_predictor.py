@@ -79,6 +79,8 @@ class IntentPredictor:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Normalised sentence embeddings from the base encoder the novelty score was fitted with (loaded on
         first use; its weights must be the same ones)."""
+        if self.novelty is None:
+            raise ValueError("this model has no novelty score: it was trained without one (confidence threshold only)")
         if self._embed is None:
             self._embed = base_encoder_embed(self.novelty.encoder, self.novelty.encoder_sha256, self.max_length)
         return self._embed(texts)
@@ -88,15 +90,15 @@ class IntentPredictor:
         in-scope score is below its threshold (the novelty score when the model has one, else the calibrated
         confidence)."""
         proba = self.predict_proba(texts) if proba is None else proba
-        decisions, confidence = decide(proba, self.labels, self.threshold, OUT_OF_SCOPE)
         in_cols = [i for i, label in enumerate(self.labels) if label != OUT_OF_SCOPE]
         best_in_scope = proba[:, in_cols].max(axis=1) if in_cols else np.zeros(len(proba))
         if self.novelty is None:
+            decisions, confidence = decide(proba, self.labels, self.threshold, OUT_OF_SCOPE)
             return Assessment(proba, decisions, confidence, best_in_scope)
         score = self.novelty.in_scope_score(best_in_scope, self.embed(texts)) if len(texts) else np.zeros(0)
-        predicted = [self.labels[i] for i in proba.argmax(axis=1)]
-        decisions = [OUT_OF_SCOPE if s < self.novelty.threshold else p for p, s in zip(predicted, score)]
-        return Assessment(proba, decisions, confidence, score)
+        best = proba.argmax(axis=1)
+        decisions = [OUT_OF_SCOPE if s < self.novelty.threshold else self.labels[b] for b, s in zip(best, score)]
+        return Assessment(proba, decisions, proba[np.arange(len(proba)), best], score)
 
     def decide(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
         """(decisions, confidence of the most likely intent): see `assess`."""

@@ -113,10 +113,12 @@ def _fit_novelty(predictor: IntentPredictor, data_dir, encoder: NoveltyEncoder) 
     in_cols = [i for i, label in enumerate(predictor.labels) if label != OUT_OF_SCOPE]
     predicted = np.asarray(predictor.labels)[proba.argmax(axis=1)]
     embed = base_encoder_embed(encoder.spec, encoder.sha256, predictor.max_length)
+
+    def choose(score, inside, correct):  # candidates: the score's quantiles in steps of 0.25%
+        return best_threshold(score, inside, correct, np.unique(np.quantile(score, np.linspace(0, 1, 401))))
+
     return fit_novelty(encoder.spec, encoder.sha256, embed(in_scope["text"].tolist()), in_scope["intent"].tolist(),
-                       proba[:, in_cols].max(axis=1), embed(texts), gold != OUT_OF_SCOPE, predicted == gold,
-                       lambda score, inside, correct: best_threshold(score, inside, correct,
-                                                                     np.unique(np.quantile(score, np.linspace(0, 1, 401)))))
+                       proba[:, in_cols].max(axis=1), embed(texts), gold != OUT_OF_SCOPE, predicted == gold, choose)
 
 
 def train_intent_model(

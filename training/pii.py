@@ -1928,8 +1928,9 @@ def _name_pattern(names: set[str]):
 
 
 # cue words that users misspell ("pasport nr", "birthdy", "paswrod is"): respelled before matching
-CUE_WORDS = ("passport", "password", "passcode", "birth", "birthday", "birthdate", "address", "number", "phone", "mobile",
-             "telephone", "postcode", "zipcode", "licence", "license", "surname", "username", "email", "document")
+CUE_WORDS = ("passport", "password", "passcode", "birth", "birthday", "birthdate", "address", "number", "phone",
+             "mobile", "telephone", "postcode", "zipcode", "licence", "license", "surname", "username", "email",
+             "document")
 
 
 def _word_in_own_right(low: str) -> bool:
