@@ -72,7 +72,7 @@ def test_the_score_round_trips_through_a_dict():
     assert np.allclose(again.in_scope_score(np.full(20, 0.7), inside), score.in_scope_score(np.full(20, 0.7), inside))
 
 
-def test_the_base_encoder_embeds_as_sentence_transformers_mean_pooling_does(tiny_encoder):
+def test_the_base_encoder_embeds_with_mean_pooling_and_only_with_its_own_weights(tiny_encoder):
     from training.base_models import resolve_encoder
     from training.dp_embedder import base_embedder
     from training.novelty import base_encoder_embed
@@ -82,6 +82,7 @@ def test_the_base_encoder_embeds_as_sentence_transformers_mean_pooling_does(tiny
     texts = ["book a flight to lisbon", "hi", "what is the weather like in a city far away this weekend"]
     expected = base_embedder(resolved.path, max_length=32).encode(texts, normalize_embeddings=True)
     assert np.allclose(embed(texts), expected, atol=1e-5)
+    assert np.allclose(np.linalg.norm(embed(texts), axis=1), 1.0, atol=1e-5)
     assert embed([]).shape == (0, expected.shape[1])
     with pytest.raises(ValueError, match="fitted with"):
         base_encoder_embed(resolved.spec, "f" * 64, 32)

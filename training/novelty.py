@@ -28,33 +28,18 @@ Embed = Callable[[list[str]], np.ndarray]  # texts -> normalised sentence embedd
 def base_encoder_embed(encoder: str, sha256: str, max_length: int) -> Embed:
     """The base encoder as a sentence embedder (mean pooling, normalised: all-MiniLM-L6-v2's own pooling),
     refusing other weights than `sha256`: a novelty score is only valid with the encoder it was fitted with.
-    Loaded once per process (a challenger and its champion share it). Plain transformers rather than
-    sentence-transformers, whose import alone adds seconds to every pipeline step that decides intents."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
+    Loaded once per process (a challenger and its champion share it)."""
     from .base_models import resolve_encoder
+    from .dp_embedder import base_embedder
 
     resolved = resolve_encoder(encoder)
     if resolved.checksum != sha256:
         raise ValueError(f"the base encoder {encoder} at {resolved.path} has weights {resolved.checksum[:12]}, but "
                          f"the out-of-scope score was fitted with {sha256[:12]}")
-    tokenizer = AutoTokenizer.from_pretrained(resolved.path)
-    model = AutoModel.from_pretrained(resolved.path).eval()
-
-    def embed(texts: list[str], batch_size: int = 128) -> np.ndarray:
-        out = [np.zeros((0, model.config.hidden_size), np.float32)]
-        with torch.inference_mode():
-            for i in range(0, len(texts), batch_size):
-                batch = tokenizer(list(texts[i:i + batch_size]), truncation=True, max_length=max_length,
-                                  padding=True, return_tensors="pt")
-                hidden = model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
-        return np.concatenate(out)
-
-    return embed
+    model = base_embedder(resolved.path, max_length=max_length)
+    return lambda texts: np.asarray(model.encode(list(texts), batch_size=128, normalize_embeddings=True,
+                                                 show_progress_bar=False), dtype=np.float32).reshape(
+        len(texts), model.get_sentence_embedding_dimension())
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
