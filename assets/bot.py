@@ -150,7 +150,8 @@ class ServingBundleConfig(Config):
 
 
 def _serving_llm(dpo_eval: dict, model_store: ModelStoreResource) -> Path:
-    """The student with the DPO adapter merged, in int8 (built once per merged model)."""
+    """The DPO base (the student that passed llm_gate, else the teacher) with the adapter merged, in int8 (built
+    once per merged model)."""
     merged = Path(dpo_eval["merged_dir"])
     out = model_store.work_dir("serving_llm", sha256_dir(merged, "*.safetensors")[:16]) / "int8"
     if not (out / QUANT_INFO).exists():
@@ -194,7 +195,8 @@ def serving_bundle(context: AssetExecutionContext, config: ServingBundleConfig, 
     if run_id is None or not (folder / "manifest.json").exists():
         meta = {"versions": {f"{name}": str(v) for name, v in models.values()}, "bundle_key": key,
                 "data_version": intent_eval["data_version"], "code_version": code.label, "git_commit": code.commit,
-                "git_dirty": code.dirty, "retrieval": retrieval, "created_at": time.time()}
+                "git_dirty": code.dirty, "retrieval": retrieval, "llm_base": dpo_eval.get("base", "not recorded"),
+                "created_at": time.time()}
         build_bundle(folder, {"intent": intent_eval["model_dir"], "guard": guard_model["model_dir"],
                               "llm": _serving_llm(dpo_eval, model_store), "embedder": embedder}, configs, meta)
         manifest = verify(folder)
@@ -216,6 +218,8 @@ def serving_bundle(context: AssetExecutionContext, config: ServingBundleConfig, 
                "data_version": intent_eval["data_version"], "intent_metrics": intent_eval["metrics"]},
         metadata={"registered_version": version, "bundle_sha256": manifest["bundle_sha256"],
                   "versions": MetadataValue.json(manifest["versions"]), "retrieval": retrieval,
+                  # a dpo_eval stored before its base was recorded has neither
+                  "generates_with": dpo_eval.get("base_reason") or dpo_eval.get("base", "not recorded"),
                   "files": len(manifest["files"]), "folder": MetadataValue.path(str(folder)),
                   "mlflow_run": MetadataValue.url(mlflow.run_url(run_id))},
     )

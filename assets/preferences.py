@@ -28,6 +28,7 @@ from evals.plots import training_curves_png
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import state_dir
 from serving.llm_pyfunc import ADAPTER_ARTIFACT, LoraAdapterPyfunc
+from serving.registry import PromotionRefused, verify_promotable
 from training.checkpoints import is_complete_model_dir
 from training.dpo import DpoRunConfig, load_policy, merge_adapter, train_dpo_adapter
 from training.feedback import feedback_jsonl, load_redacted, read_feedback, synthetic_feedback
@@ -145,7 +146,8 @@ def preference_pairs(context: AssetExecutionContext, config: PreferencePairsConf
 
 
 class DpoAdapterConfig(Config):
-    base: str = Field(default="student", description="'student' (the distilled student that passed llm_gate) or 'teacher'")
+    base: str = Field(default="auto", description="'auto' (the student when it passed llm_gate, else the teacher), "
+                                                   "'student' (only the student that passed llm_gate) or 'teacher'")
     recipe: str = Field(default=_DPO.recipe, description="YAML of trl.DPOConfig")
     overrides: dict[str, Any] = Field(default={}, description="DPOConfig fields to override, e.g. max_steps")
     lora_r: int = _DPO.lora_r
@@ -154,17 +156,26 @@ class DpoAdapterConfig(Config):
 
 
 def _dpo_base(config: DpoAdapterConfig, base_llm: dict, llm_eval: dict, mlflow: MlflowResource,
-              model_store: ModelStoreResource) -> tuple[str, str]:
-    """(local folder, model URI or spec) of the model the adapter is trained on: the gated student that
-    `llm_eval` judged (an input of this asset, so DPO waits for llm_gate), or the teacher."""
-    if config.base not in ("student", "teacher"):
-        raise ValueError(f"dpo_adapter config, field 'base': expected 'student' or 'teacher', got '{config.base}'")
+              model_store: ModelStoreResource) -> tuple[str, str, str]:
+    """(local folder, model URI or spec, why) of the model the adapter is trained on, and so of the model the bot
+    generates with: the student that `llm_eval` judged (an input of this asset, so DPO waits for llm_gate) when
+    llm_gate passed it, or the teacher. With base 'auto' a student that failed llm_gate (say, perplexity many times
+    the teacher's) gives way to the teacher; with base 'student' it stops the run."""
+    if config.base not in ("auto", "student", "teacher"):
+        raise ValueError(f"dpo_adapter config, field 'base': expected 'auto', 'student' or 'teacher', got '{config.base}'")
     if config.base == "teacher":
-        return base_llm["path"], base_llm["spec"]
+        return base_llm["path"], base_llm["spec"], "the teacher, as configured (base: teacher)"
     student = llm_eval["student"]
+    try:
+        verify_promotable(mlflow.client(), student["model_name"], str(student["version"]))
+    except PromotionRefused as exc:
+        if config.base == "student":
+            raise
+        return base_llm["path"], base_llm["spec"], f"the teacher, because the student may not serve: {exc}"
     uri = f"models:/{student['model_name']}/{student['version']}"
+    why = f"the student {student['model_name']} v{student['version']}, which passed llm_gate"
     if is_complete_model_dir(student["model_dir"]):
-        return student["model_dir"], uri
+        return student["model_dir"], uri, why
     # the local work folder was cleaned: the registry holds the same weights
     folder = Path(model_store.root, "registry", student["model_name"], str(student["version"]))
     if not is_complete_model_dir(folder):
@@ -172,18 +183,19 @@ def _dpo_base(config: DpoAdapterConfig, base_llm: dict, llm_eval: dict, mlflow: 
         with atomic_dir(folder) as tmp:
             parts["model"].save_pretrained(tmp)
             parts["tokenizer"].save_pretrained(tmp)
-    return str(folder), uri
+    return str(folder), uri, why
 
 
 @asset(group_name=GROUP, compute_kind="trl", code_version="2")
 def dpo_adapter(context: AssetExecutionContext, config: DpoAdapterConfig, preference_pairs: dict, base_llm: dict,
                 llm_eval: dict, mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
-    """A LoRA adapter trained with DPO on the corrections, on the gated student; one MLflow run, registered."""
+    """A LoRA adapter trained with DPO on the corrections, on the student that passed llm_gate (else the teacher)."""
     import mlflow as mlf
 
     from pipelines.settings import PROJECT_ROOT, project_path
 
-    base_dir, base_desc = _dpo_base(config, base_llm, llm_eval, mlflow, model_store)
+    base_dir, base_desc, base_reason = _dpo_base(config, base_llm, llm_eval, mlflow, model_store)
+    context.log.info(f"DPO trains on {base_reason}")
     recipe = project_path(config.recipe)
     cfg = DpoRunConfig(str(recipe), dict(config.overrides), config.lora_r, config.lora_alpha)
     key = stable_hash([preference_pairs["content_sha256"], sha256_dir(base_dir, "*.safetensors"), recipe.read_text(),
@@ -191,7 +203,8 @@ def dpo_adapter(context: AssetExecutionContext, config: DpoAdapterConfig, prefer
     work = model_store.work_dir("dpo_adapter", key)
     run_id = mlflow.find_finished_run(DPO_EXPERIMENT, {CACHE_TAG: key})
     if run_id is None or not (work / "adapter").exists():
-        tags = {CACHE_TAG: key, "convbot.data_version": preference_pairs["data_version"], "convbot.base": base_desc}
+        tags = {CACHE_TAG: key, "convbot.data_version": preference_pairs["data_version"], "convbot.base": base_desc,
+                "convbot.base_reason": base_reason[:5000]}
         with mlflow.start_run(DPO_EXPERIMENT, f"dpo-{preference_pairs['data_version'][:8]}", tags) as run_id:
             mlf.log_params({"base": base_desc, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
                             "lora_dropout": cfg.lora_dropout, "target_modules": ",".join(cfg.target_modules),
@@ -218,10 +231,11 @@ def dpo_adapter(context: AssetExecutionContext, config: DpoAdapterConfig, prefer
     curves = work / "dpo_curves.png"
     return MaterializeResult(
         value={"run_id": run_id, "adapter_dir": str(work / "adapter"), "base_dir": base_dir, "base": base_desc,
+               "base_reason": base_reason,
                "version": run.data.tags["convbot.model_version"], "model_name": config.registered_model_name,
                "beta": float(run.data.params["beta"]), "work": str(work), "data_version": preference_pairs["data_version"]},
         metadata={"mlflow_run": MetadataValue.url(mlflow.run_url(run_id)), "base": base_desc,
-                  "registered_version": run.data.tags["convbot.model_version"],
+                  "base_reason": base_reason, "registered_version": run.data.tags["convbot.model_version"],
                   **{k: float(v) for k, v in run.data.metrics.items() if k.startswith("eval_rewards")},
                   **({"dpo_curves": image(curves, "DPO curves")} if curves.exists() else {})},
     )
@@ -261,6 +275,7 @@ def dpo_eval(context: AssetExecutionContext, config: DpoEvalConfig, dpo_adapter:
     return MaterializeResult(
         value={"metrics": metrics, "run_id": dpo_adapter["run_id"], "merged_dir": str(merged) if merged else None,
                "model_name": dpo_adapter["model_name"], "version": dpo_adapter["version"],
+               "base": dpo_adapter["base"], "base_reason": dpo_adapter.get("base_reason", ""),
                "data_version": dpo_adapter["data_version"]},
         metadata={**metrics, "examples": MetadataValue.md(examples), "reused_evaluation": cached,
                   "merged_model": MetadataValue.path(str(merged)) if merged else "not merged",

@@ -61,7 +61,8 @@ def upstream(env, tiny_bundle, tiny_llm, small_catalog):
                         "metrics": metrics},
         "guard_model": {"model_name": "convbot-guard", "model_dir": str(models / "guard"),
                         "version": _register(client, "convbot-guard", models / "guard", "guard_gate")},
-        "dpo_eval": {"model_name": "convbot-dpo-adapter", "merged_dir": str(tiny_llm),
+        "dpo_eval": {"model_name": "convbot-dpo-adapter", "merged_dir": str(tiny_llm), "base": "tiny-llm",
+                     "base_reason": "the teacher, because the student may not serve: a test",
                      "version": _register(client, "convbot-dpo-adapter", tiny_llm, "dpo_preference_gate")},
         # the DP encoder failed its gate: the bundle must retrieve with the base encoder
         "embedder_eval": {"release_epsilon": 8.0, "candidate": {
@@ -108,6 +109,7 @@ def test_a_release_builds_the_bundle_judges_the_whole_bot_and_rolls_it_out(upstr
     assert "embedder" not in bundle["versions"] and set(bundle["versions"]) >= {"intent-classifier", "convbot-guard"}
     meta = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
     assert "base encoder" in meta["serving_bundle"]["retrieval"].value
+    assert "student may not serve" in meta["serving_bundle"]["generates_with"].value
     safety = result.output_for_node("safety_eval")["metrics"]
     assert 0.0 <= safety["safety"] <= 1.0 and safety["routing_p95_ms"] > 0
     verdict = read_verdict(client, "convbot-bot", bundle["version"], "release_gate")

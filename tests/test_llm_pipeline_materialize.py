@@ -39,8 +39,13 @@ def chain(tmp_path_factory, tiny_encoder, tiny_llm):
         yield tmp, chain_resources(tmp, tiny_encoder, tiny_llm)
 
 
-def llm_ops(catalog, draft="student_int8") -> dict:
+def llm_ops(catalog, draft="student_int8", student_ratio: float | None = None) -> dict:
+    # a tiny student of a tiny random teacher: its perplexity ratio says nothing, so each test sets the floor
+    # (lifted, with a reason, unless a test asks for a stricter one)
+    gate = (GateConfig(thresholds={"student_perplexity_ratio": 1e9}, override_reason=TINY) if student_ratio is None
+            else GateConfig(thresholds={"student_perplexity_ratio": student_ratio}))
     return {
+        "llm_eval_llm_gate": gate,
         "intent_catalog": IntentCatalogConfig(path=str(catalog)),
         "synthetic_intents": SyntheticIntentsConfig(paraphraser="none", per_intent_templates=30),
         "dialog_corpus": DialogCorpusAssetConfig(per_intent=3, max_new_tokens=8),
@@ -60,12 +65,12 @@ def _run(resources, catalog, draft="student_int8"):
     return _materialize(resources, SELECTION, llm_ops(catalog, draft))
 
 
-def _run_preferences(resources, catalog, records=160):
+def _run_preferences(resources, catalog, records=160, student_ratio: float | None = None, base: str = "auto"):
     return _materialize(resources, PREFERENCE_SELECTION, {
-        **llm_ops(catalog, SELF_DRAFT),
+        **llm_ops(catalog, SELF_DRAFT, student_ratio),
         "feedback_log": FeedbackLogConfig(synthetic_records=records),
-        "dpo_adapter": DpoAdapterConfig(overrides={"max_steps": 8, "learning_rate": 5e-3, "eval_steps": 4,
-                                                   "save_steps": 4, "logging_steps": 2, "max_length": 96}),
+        "dpo_adapter": DpoAdapterConfig(base=base, overrides={"max_steps": 8, "learning_rate": 5e-3, "eval_steps": 4,
+                                                              "save_steps": 4, "logging_steps": 2, "max_length": 96}),
         "dpo_eval": DpoEvalConfig(max_generate=4, max_new_tokens=8),
         # held-out pairs are unseen scenarios, beyond a tiny random model: the floor is lowered, with a reason
         "dpo_eval_dpo_preference_gate": GateConfig(thresholds={"preference_accuracy": 0.0}, override_reason=TINY),
@@ -191,3 +196,31 @@ def test_preference_chain_redacts_versions_trains_registers_and_gates(chain, sma
     assert again.asset_materializations_for_node("feedback_log")[0].metadata["records_added"].value == 0
     assert len(client.search_model_versions("name = 'convbot-dpo-adapter'")) == 1
     assert again.asset_materializations_for_node("dpo_eval")[0].metadata["reused_evaluation"].value is True
+
+
+def test_a_student_that_fails_llm_gate_is_not_served_dpo_trains_on_the_teacher(chain, small_catalog):
+    """The same state after the preference chain: a floor no student meets (perplexity at most 0x the teacher's).
+    The gate fails as a warning, the student keeps no new alias, and the adapter (and so the bot) uses the teacher;
+    asked for the student by name, the run stops and says why."""
+    tmp, resources = chain
+    client = resources["mlflow"].client()
+    result = _run_preferences(resources, small_catalog, student_ratio=0.0)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    gate = next(e for e in result.get_asset_check_evaluations() if e.check_name == "llm_gate")
+    assert not gate.passed and gate.severity.value == "WARN"
+    assert "teacher" in gate.metadata["bot_generates_with"].value
+    assert not read_verdict(client, "convbot-student-llm", "1", "llm_gate").passed
+
+    adapter = result.output_for_node("dpo_adapter")
+    teacher = result.output_for_node("base_llm")
+    assert adapter["base"] == teacher["spec"] and adapter["base_dir"] == teacher["path"]
+    assert "failed gate 'llm_gate'" in adapter["base_reason"]
+    run = client.get_run(adapter["run_id"])
+    assert run.data.tags["convbot.base"] == teacher["spec"]
+    assert len(client.search_model_versions("name = 'convbot-dpo-adapter'")) == 2, "a new adapter, on the teacher"
+    assert result.output_for_node("dpo_eval")["base"] == teacher["spec"]
+
+    strict = _run_preferences(resources, small_catalog, student_ratio=0.0, base="student")
+    assert not strict.success
+    error = next(e for e in strict.all_events if e.is_step_failure).event_specific_data.error.cause
+    assert error.cls_name == "PromotionRefused" and "failed gate 'llm_gate'" in error.message
