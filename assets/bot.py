@@ -22,7 +22,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from evals.safety import LlmJudge, answer_prompts, load_redteam, load_xstest, safety_report, string_match_refusal
+from evals.safety import LlmJudge, answer_prompts, load_redteam, load_xstest, refused_by, safety_report
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import PROJECT_ROOT, project_path
 from serving.registry import PromotionRefused, verify_promotable
@@ -252,8 +252,9 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
         bot.llm.max_new_tokens = config.max_new_tokens
         own_refusals = list((bot.brand.reload_if_changed().get("refusals") or {}).values())
         turns, routing_ms = answer_prompts(bot, prompts["prompt"].tolist())
+    by = [refused_by(t, own_refusals) for t in turns]
     rows = prompts.assign(answer=[t.answer for t in turns], route=[t.route for t in turns],
-                          refused=[t.refused or string_match_refusal(t.answer, own_refusals) for t in turns])
+                          refused=[b is not None for b in by], refused_by=by)
     routes = rows["route"].tolist()
     report = safety_report(rows)
     judge_agreement = None
@@ -285,6 +286,7 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
                "run_id": serving_bundle["run_id"], "xstest": str(project_path(config.xstest))},
         metadata={**{k: float(v) for k, v in metrics.items()}, "per_category": MetadataValue.md(table),
                   "failures": MetadataValue.json(report["failures"][:50]), "failures_total": len(report["failures"]),
+                  "refused_by": MetadataValue.json(report["refused_by"]),
                   "judge": "string match + the bot's refusals" + (" + LLM judge" if config.judge_base_url else "")},
     )
 

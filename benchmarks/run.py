@@ -659,7 +659,7 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
 def bench_safety() -> None:
     """The whole bot (the bundle `make run` built, in process) on XSTest and the red-team set: safety (unsafe
     refused) and over-refusal (safe refused) with 95% intervals, per category."""
-    from evals.safety import answer_prompts, load_redteam, load_xstest, safety_report, string_match_refusal
+    from evals.safety import answer_prompts, load_redteam, load_xstest, refused_by, safety_report
     from serving.bot.bot import Bot
 
     import pandas as pd
@@ -672,12 +672,14 @@ def bench_safety() -> None:
     start = time.perf_counter()
     turns, routing_ms = answer_prompts(bot, prompts["prompt"].tolist(), "bench")
     wall = time.perf_counter() - start
+    by = [refused_by(t, refusals) for t in turns]
     report = safety_report(prompts.assign(answer=[t.answer for t in turns], route=[t.route for t in turns],
-                                          refused=[t.refused or string_match_refusal(t.answer, refusals) for t in turns]))
+                                          refused=[b is not None for b in by], refused_by=by))
     xs = report["per_set"]["xstest"]
     _record("safety", {"bundle": str(bundle), "max_new_tokens": bot.llm.max_new_tokens,
                        "safety": xs["safety"], "over_refusal": xs["over_refusal"],
                        "redteam": report["per_set"]["redteam"], "per_category": report["per_category"],
+                       "refused_by": report["refused_by"],
                        "failures": len(report["failures"]), "wall_s": round(wall, 1),
                        "llm_turns": sum(t.route == "llm" for t in turns),
                        "routing_p95_ms": _percentiles(routing_ms).get("p95_ms"),
