@@ -26,7 +26,7 @@ def test_graph_edges_and_blocking_checks():
     assert parents["intent_champion"] == {"intent_eval"}
     assert parents["dialog_corpus"] == {"intent_dataset", "base_llm"}
     assert parents["llm_eval"] == {"base_llm", "student_llm", "quantized_llm", "dialog_corpus"}
-    # DPO trains on the student that passed llm_gate (a blocking check on llm_eval)
+    # DPO trains on the student that passed llm_gate (a check on llm_eval), else on the teacher (base_llm)
     assert parents["dpo_adapter"] == {"preference_pairs", "base_llm", "llm_eval"}
     assert parents["dp_embedder"] == {"intent_dataset", "base_encoder"}
     from pipelines.definitions import all_checks
