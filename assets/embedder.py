@@ -7,7 +7,6 @@ from pathlib import Path
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetExecutionContext,
     Config,
     MaterializeResult,
@@ -26,7 +25,7 @@ from training.fileio import stable_hash
 from training.intent_dataset import load_split
 from training.privacy_ledger import TAGS, PrivacyLedger, data_fingerprint
 
-from .gates import GateConfig, run_gate
+from .gates import GateConfig, run_gate, warn_when_failed
 from .metadata import image
 
 GROUP = "embedder"
@@ -251,9 +250,7 @@ def embedder_gate(context: AssetCheckExecutionContext, config: GateConfig, embed
                       embedder_eval["gate_metrics"], embedder_eval["data_version"])
     retrieval = (f"{candidate['model_name']} v{candidate['version']} (epsilon {candidate['epsilon_spent']:.2f})"
                  if result.passed else "the base encoder: the DP encoder did not pass embedder_gate")
-    # a failed embedder gate degrades the bot (it retrieves with the base encoder) rather than stopping it:
-    # WARN, so the bundle still builds; the DP model gets no alias, and the bundle reads the failed verdict
-    return AssetCheckResult(passed=result.passed, severity=AssetCheckSeverity.ERROR if result.passed else
-                            AssetCheckSeverity.WARN, description=result.description,
-                            metadata={**result.metadata, "bot_retrieves_with": retrieval,
-                                      "intent_ceiling_recall_at_5": embedder_eval.get("intent_ceiling_recall_at_5")})
+    # a failed embedder gate degrades the bot (it retrieves with the base encoder) rather than stopping it; the DP
+    # model gets no alias, and the bundle reads the failed verdict
+    return warn_when_failed(result, bot_retrieves_with=retrieval,
+                            intent_ceiling_recall_at_5=embedder_eval.get("intent_ceiling_recall_at_5"))

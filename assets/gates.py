@@ -62,3 +62,11 @@ def run_gate(context: AssetCheckExecutionContext, mlflow: MlflowResource, gate: 
                   "reasons": MetadataValue.md("\n".join(f"- {r}" for r in [*decision.reasons, *skipped])),
                   **(extra_metadata or {})},
     )
+
+
+def warn_when_failed(result: AssetCheckResult, **metadata) -> AssetCheckResult:
+    """A gate whose failure the bot survives on a fallback (the teacher, the base encoder): a failed verdict is a
+    WARN, so the assets after it still run and read the recorded verdict; a passed one stays as it was."""
+    return AssetCheckResult(passed=result.passed, severity=AssetCheckSeverity.ERROR if result.passed else
+                            AssetCheckSeverity.WARN, description=result.description,
+                            metadata={**result.metadata, **metadata})

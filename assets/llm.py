@@ -8,7 +8,6 @@ from typing import Any, Literal
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     DataVersion,
     AssetExecutionContext,
     Config,
@@ -40,7 +39,7 @@ from training.intent_dataset import load_split
 from training.quantize import QUANT_INFO, quantize_int8
 
 from .intent import pip_requirements
-from .gates import GateConfig, run_gate
+from .gates import GateConfig, run_gate, warn_when_failed
 from .metadata import image
 from .retries import TRANSIENT
 
@@ -318,8 +317,6 @@ def llm_gate(context: AssetCheckExecutionContext, config: GateConfig, llm_eval: 
                                       "prompts": report["n_speed_prompts"]})
     generates_with = ("the student (after DPO)" if result.passed
                       else "the teacher (after DPO): the student did not pass llm_gate")
-    # a failed student degrades the bot (it generates with the teacher, slower) rather than stopping it: WARN, so
-    # DPO and the bundle still build; the student gets no alias, and dpo_adapter reads the failed verdict
-    return AssetCheckResult(passed=result.passed, severity=AssetCheckSeverity.ERROR if result.passed else
-                            AssetCheckSeverity.WARN, description=result.description,
-                            metadata={**result.metadata, "bot_generates_with": generates_with})
+    # a failed student degrades the bot (it generates with the teacher, slower) rather than stopping it; the student
+    # gets no alias, and dpo_adapter reads the failed verdict
+    return warn_when_failed(result, bot_generates_with=generates_with)

@@ -1,8 +1,9 @@
 """Out-of-scope detection that looks past the classifier: how far an utterance is from what it was trained on.
 
 A fine-tuned classifier is often confident about requests that resemble none of its intents, so its maximum
-softmax probability (the usual baseline detector, Hendrycks & Gimpel, 2017) lets many through. The base encoder it started from has not been
-pulled towards the intents, so its sentence embeddings still place an off-topic request far from every intent.
+softmax probability (the usual baseline detector, Hendrycks & Gimpel, 2017) lets many through. The base encoder
+it started from has not been pulled towards the intents, so its sentence embeddings still place an off-topic
+request far from every intent.
 The in-scope score here adds the two, each standardised on the calibration rows:
 
     score = z(best in-scope calibrated probability) + z(cosine similarity to the nearest intent centroid)
