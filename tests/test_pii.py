@@ -862,6 +862,24 @@ GAZETTEER_AND_FORMATS = [
     "it says <<PASSWORD:Winter#2025x>> is too weak",
     "my email is <<EMAIL:olu dot bello at yahoo dot com>>",
     "CAP <<POSTCODE:00184>> Roma",
+    # document numbers with a space inside; "nat. insurance"
+    "passport number: <<PASSPORT:CB 4471902>>",
+    "my passport no is <<PASSPORT:XK 552109>>, expires next year",
+    "ID card <<PASSPORT:48 2290174>> is the one on file",
+    "the number on my id is <<PASSPORT:Y 7720014>>",
+    "residence permit <<PASSPORT:RP 0093321>>",
+    "nat. insurance no <<PASSPORT:QQ 12 34 56 C>>",
+    # a PIN a few words after its cue; a pass-phrase of plain words
+    "the PIN i set was <<PASSWORD:7731>>",
+    "my pin number for the card is <<PASSWORD:4402>>, please check",
+    "the passphrase is <<PASSWORD:purple monkey dishwasher>>",
+    "passphrase is <<PASSWORD:blue river stone>> and it fails",
+    # after a verb whose object is a person, a listed first name that is also an English noun
+    "tell <<NAME:gabriel>> i said thanks",
+    "ask <<NAME:sam>> to call me",
+    "hi this is <<NAME:sam>>",
+    # a surname that also heads place names ("Costa Rica"), at the end of a name
+    "the booking is for <<NAME:Fernanda Costa>>",
 ]
 
 # look-alikes that the rules above must leave alone
@@ -870,6 +888,14 @@ MORE_LOOKALIKES = [
     "my passport expires on 12/03/2027, can I still fly?",
     "passport renewal, order number AB1234567 is late",
     "flight BA2490 is after my passport check",
+    "my id is no 1234567",  # "no" is no document prefix
+    "my passphrase is too long to type",
+    "the passphrase is case sensitive",
+    "the pin on my card was changed 2 weeks ago",
+    "hey it's late",
+    "hi this is the billing team",
+    "ask reception for towels",
+    "we flew to Costa Rica",
     "2024 is the year I renewed my passport",
     "12345 is my account number",
     "numbers, phones and addresses are in the export",

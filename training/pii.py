@@ -13,9 +13,11 @@ redaction works offline. The analyzer is built once per process (`analyzer()`, a
                        ("Passenger: ...", "NAME BOLA ..."), "booked under / in the name of / account holder is ...",
                        "my wife Julia", "my kids Ada, ...", "Ana here", a sign-off at the end ("thanks, Lena",
                        "thx dave"), "my name is" in other languages ("je m'appelle", "me llamo", "tên tôi là" ...);
-                       after "tell / ask / cc / for / with / to ..." only a listed first name that is no English word
-                       ("tell jean-luc"); after "by / for / verify: ..." a pair of capitalised unknown words that are
-                       no English words or places ("filed by KOUROSH RAHIMI");
+                       after "for / with / to / call / pay ..." only a listed first name that is no English word
+                       ("for jean-luc"), after "tell / ask / cc / text / remind ..." or "hi this is" one that is no
+                       verb, adjective or adverb either ("tell gabriel", "hi this is sam"); after "by / for /
+                       verify: ..." a pair of capitalised unknown words that are no English words or places ("filed
+                       by KOUROSH RAHIMI");
                      - the gazetteer, without a cue: runs of capitalised (or, in all-capital text, capital) words
                        with at least one listed first name/surname that is no common English word, place or brand
                        ("Hamza Qureshi", "Sanne de Vries", "INGRID SOLBERG", "M. A. Rahman", "Đặng Thu Hà"), with name
@@ -75,6 +77,7 @@ redaction works offline. The analyzer is built once per process (`analyzer()`, a
                      permit, green card, SSN, NI number, NIN, PESEL, Aadhaar, CPF, CURP, PPS, codice fiscale, BSN,
                      DNI/NIE/NIF, travel document ...; a few words after a passport/ID-card cue ("the form wants
                      my passport, it's K8821937") or right before one ("I gave B7731902 as my passport number");
+                     also a letter or two-digit prefix, one space, then digits ("passport no. AB 1234567");
                      and any other token shaped exactly like a found one ("my passport (X9F3K2L7P) and my
                      husband's (X9F3K2L8Q)")
     [HANDLE]         "@name", "in/name", "u/name", "name#1234", "live:..." (Skype), and the value after a platform
@@ -82,10 +85,12 @@ redaction works offline. The analyzer is built once per process (`analyzer()`, a
                      (digits, "_" or ".": "psn id DarkStar_777", "add me on snapchat, kwame_a")
     [PASSWORD]       the secret after "password is", "pw:", "PIN 4821", "passcode is", "unlock code 159753",
                      "door code is", "code porte 4B27", "admin pass is ..." (and the words for password in a few
-                     languages); a token with letters and digits a few words after "password"/"passcode" ("the
-                     temporary password you sent, Tmp-8842-KQ"); without any cue, a token with upper- and lower-case
-                     letters, a digit and a symbol ("ÅsaLind!88"), or a quoted one with upper- and lower-case letters
-                     and digits ("it's 'Blue-Moon-77'")
+                     languages); 4-8 digits a few words after a PIN cue ("the PIN i set was 7731"); a pass-phrase
+                     of three to six words that are no stop words ("the passphrase is purple monkey dishwasher"); a
+                     token with letters and digits a few words after "password"/"passcode" ("the temporary password
+                     you sent, Tmp-8842-KQ"); without any cue, a token with upper- and lower-case letters, a digit and
+                     a symbol ("ÅsaLind!88"), or a quoted one with upper- and lower-case letters and digits ("it's
+                     'Blue-Moon-77'")
 
 Misspelled cue words ("pasport nr", "birthdy", "paswrod is", "my phne number") are respelled before matching
 (`training.cue_spelling`: one edit from a cue of up to six letters, two from a longer one, never a word that is
@@ -704,8 +709,10 @@ _CUE_LABEL = re.compile(
 _CUE_GREETING_IS = re.compile(r"(?i:\b(?:hi|hey|hello|hiya|yo|morning)\s*[,!]?\s+(?:it['’]?s|this\s+is)\s+)")
 # "tell jean-luc ...", "ask wei ...": a verb of address, then a listed first name (also in lower case)
 _CUE_ADDRESS_VERB = re.compile(
-    r"(?i:\b(?:tell|ask|cc|bcc|remind|thank|ping|inform|notify|message|msg|dm|text|email|e-mail|call|pay|refund|"
-    r"(?:forward|send|give|pass)\s+(?:it|this|that|them)\s+to|for|with|and|to)\s+)")
+    r"(?i:\b(?:call|pay|refund|(?:forward|send|give|pass)\s+(?:it|this|that|them)\s+to|for|with|and|to)\s+)")
+# verbs whose object is a person: here a listed first name may also be an English noun ("tell gabriel", "ask sam")
+_CUE_SPEAK_TO = re.compile(
+    r"(?i:\b(?:tell|ask|cc|bcc|remind|thank|ping|inform|notify|message|msg|dm|text|email|e-mail)\s+)")
 # before a capitalised pair of unknown words ("filed by KOUROSH RAHIMI", "verify: Olumide Fashola")
 _CUE_PERSON_WORD = re.compile(
     r"(?i:\b(?:by|with|for|named|called|verify|confirm|contact|ask|tell|cc|dear|attn|thanks|thank\s+you)\s*:?[ \t]+)")
@@ -737,14 +744,17 @@ def _cue_names(text: str, doc=None) -> list[tuple[int, int, float]]:
     shouting = _shouting(text)
     for cue, strength in ((_CUE_STRONG, "strong"), (_CUE_TITLE, "title"), (_CUE_WEAK, "weak"),
                           (_CUE_RELATION, "relation"), (_CUE_LABEL, "strong"), (_CUE_GREETING_IS, "weak"),
-                          (_CUE_ADDRESS_VERB, "gaz"), (_CUE_PERSON_WORD, "pair"), (_CUE_NAME_TO, "weak")):
+                          (_CUE_ADDRESS_VERB, "gaz"), (_CUE_SPEAK_TO, "gaz-noun"), (_CUE_PERSON_WORD, "pair"),
+                          (_CUE_NAME_TO, "weak")):
         for m in cue.finditer(text):
             said = m.group(0).strip().lower()
             # "my wife said", "it's unedible", "miss work": these cues need a capitalised name
             cap_only = cue is _CUE_RELATION or said.startswith(("it", "miss", "sir", "signed"))
-            if cue is _CUE_ADDRESS_VERB and text[m.end():m.end() + 1].isupper():
+            if cue in (_CUE_ADDRESS_VERB, _CUE_SPEAK_TO) and text[m.end():m.end() + 1].isupper():
                 continue  # capitalised names after these verbs are the gazetteer's and spaCy's
             span = _walk_name(text, m.end(), strength, doc, shouting, cap_only=cap_only or strength == "pair")
+            if not span and cue is _CUE_GREETING_IS and text[m.end():m.end() + 1].islower():
+                span = _walk_name(text, m.end(), "gaz-noun", doc, shouting)  # "hi this is sam"
             if span and strength == "pair" and not _unknown_pair(text, *span):
                 continue
             if span:
@@ -832,7 +842,7 @@ def _walk_name(text: str, pos: int, strength: str, doc, shouting: bool, at_end: 
                 if (low in NOT_NAMES or low in NOT_PERSON or _stop(low) or _inflected(low)
                         or (mode == "lower" and low in verbish)) and low not in PARTICLES:
                     break
-                if (strength in ("gaz", "gaz-end") and low not in PARTICLES and not _lookup_word(w).gaz
+                if (strength in ("gaz", "gaz-end", "gaz-noun") and low not in PARTICLES and not _lookup_word(w).gaz
                         and _known_word(low, allw)):
                     break  # "listen to lo-fi beats": after a bare verb cue only name-like words follow
         words.append(m.span())
@@ -871,9 +881,10 @@ def _first_name_word_ok(w, low, mode, strength, doc, char, allw, verbish) -> boo
         return not _inflected(low) or mode == "cap"
     if strength == "pair":
         return mode in ("cap", "upper")
-    if strength in ("gaz", "gaz-end"):  # a listed first name, no English word ("tell jean-luc", "thx dave")
-        gw = _lookup_word(w)  # (at the end of a message an English noun too: "thanks maria")
-        return gw.first and gw.strong and (not gw.noun or strength == "gaz-end") and low not in PLACE_HEADS
+    if strength in ("gaz", "gaz-end", "gaz-noun"):  # a listed first name, no English word ("tell jean-luc")
+        gw = _lookup_word(w)  # (at the end of a message or after "tell" an English noun too: "thanks maria")
+        return (gw.first and gw.strong and (not gw.noun or strength in ("gaz-end", "gaz-noun"))
+                and low not in PLACE_HEADS)
     tok = _token_at(doc, char)
     # spaCy's small model tags many unfamiliar names ORG: only places, dates and numbers veto a cue
     if strength != "relation" and tok is not None and tok.ent_type_ in _NOT_NAME_ENTS:
@@ -1056,12 +1067,13 @@ def _judge_run(text: str, run: list[_Word], doc) -> list[tuple[int, int, float]]
         return []
     pieces, cur = [], []
     after_head = False
-    for w in run:  # split at words that cannot be part of a name here
+    for i, w in enumerate(run):  # split at words that cannot be part of a name here
         if after_head and not w.particle:
             continue  # "Gare du Nord", "São Paulo", "Lake Louise": a place head names the words after it
         if w.particle or w.style == "initial":
             blocked = False
-        elif w.low in PLACE_HEADS and style != "lower":
+        elif w.low in PLACE_HEADS and style != "lower" and not (w.last and i == len(run) - 1 and cur):
+            # (a head that ends the run after a name is a surname: "Ana Costa", "Luca Santo")
             blocked, cur, after_head = True, [], True
         elif w.thing:  # "Westminster Abbey", "Golden Gate Bridge": the words before it name a thing
             blocked, cur = True, []
@@ -1249,6 +1261,9 @@ def _clean_secret(text: str, start: int, end: int):
         return None
     end = start + len(trimmed)
     low = trimmed.lower()
+    words = re.split(r"[ -]", low)
+    if " " in trimmed and any(w in NOT_SECRETS or _stop(w) for w in words):
+        return None  # a pass-phrase holds no stop words: "my passphrase is too long to type"
     if low in NOT_SECRETS or _stop(low) or (trimmed.isdigit() and len(trimmed) < 4):
         return None  # "my pin is 4 digits"
     _, verbish = _english_lexicon()
@@ -1582,6 +1597,12 @@ _DOCUMENTS = (r"passport|id\s+card|identity\s+card|national\s+id(?:entity)?(?:\s
               r"residence\s+permit|(?:driver['’]?s|driving)\s+licen[cs]e|passeport|pasaporte|reisepass|passaporto")
 
 
+# 6-18 letters/digits with 2+ digits, or a letter (or two-digit) prefix, one space, then digits ("AB 1234567")
+_SPACED_DOCUMENT_NUMBER = (r"(?<![\w])(?:(?!(?i:no|nr|num|is|it|its|my|on|at|of|in|to|id|was|as|the|for|and)\b)"
+                           r"[A-Za-z]{1,3}|\d{2,3}) \d{5,9}")
+_DOCUMENT_NUMBER = _SPACED_DOCUMENT_NUMBER + r"(?![\w])|(?=(?:[A-Za-z-]*\d){2})[A-Za-z0-9][A-Za-z0-9-]{4,16}[A-Za-z0-9]"
+
+
 def _patterns() -> dict[str, list]:
     """Regex patterns per kind: (name, regex, score)."""
     cue_phone = (r"(?<=(?i:\b(?:(?:my|his|her|their|our|the|a|mobile|cell|cellphone|home|work|office|contact|phone|"
@@ -1681,19 +1702,19 @@ def _patterns() -> dict[str, list]:
              r"passaporto|paszport|permit|travel\s+doc(?:ument)?|titre\s+de\s+s[ée]jour|visa\s+(?:number|no\.?)|"
              r"voter\s+id|pan(?:\s+card)?|social\s+insurance(?:\s+number)?|health\s+card|medicare(?:\s+number)?)"
              r"(?:[\s-]+(?:card\s+)?(?:number|no\.?|num|nr\.?|#|id))?" + _SEP + r"\(?"
-             r"))(?=(?:[A-Za-z-]*\d){2})[A-Za-z0-9][A-Za-z0-9-]{4,16}[A-Za-z0-9](?![\w])", 0.85),
+             r"))(?:" + _DOCUMENT_NUMBER + r")(?![\w])", 0.85),
             # the number a few words after the cue: "the form wants my passport, it's K8821937"; letters and
             # digits, or 8-12 digits
             ("document number near a cue",
              r"(?<=(?i:\b(?:" + _DOCUMENTS + r")\b[^.?!\n\d]{0,30}?[\s,:(]))"
-             r"(?:(?=[A-Za-z-]*\d[A-Za-z-]*\d)(?=[\d-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9-]{4,16}[A-Za-z0-9]|\d{8,12})"
-             r"(?![\w])", 0.8),
+             r"(?:(?=[A-Za-z-]*\d[A-Za-z-]*\d)(?=[\d-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9-]{4,16}[A-Za-z0-9]|\d{8,12}|"
+             + _SPACED_DOCUMENT_NUMBER + r")(?![\w])", 0.8),
             # the cue after the number: "I entered P4366918 as my passport number"
             ("document number before its cue",
              r"(?<![\w-])(?=(?:[A-Za-z-]*\d){2})[A-Za-z0-9][A-Za-z0-9-]{4,16}[A-Za-z0-9]"
              r"(?=\s+(?i:is|as|was)\s+(?i:(?:my|the|his|her|our|their|your)\s+)?(?i:" + _DOCUMENTS + r")\b)",
              0.8),
-            ("UK national insurance number", r"(?<=(?i:\b(?:national\s+insurance|ni)(?:\s+(?:number|no\.?))?"
+            ("UK national insurance number", r"(?<=(?i:\b(?:nat(?:ional|\.)?\s*insurance|ni)(?:\s+(?:number|no\.?))?"
              + _SEP + r"))(?i:[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D])(?![\w])", 0.85),
         ],
         "HANDLE": [
@@ -1747,6 +1768,13 @@ def _patterns() -> dict[str, list]:
             # a quoted token with upper and lower case letters and digits: "it's 'Blue-Moon-77'"
             ("quoted password-shaped", r"(?<=[\"'“‘])(?=[^\s\"'”’]*\p{Lu})(?=[^\s\"'”’]*\p{Ll})(?=[^\s\"'”’]*\d)"
                                        r"[^\s\"'”’]{6,40}(?=[\"'”’])", 0.75),
+            # "the PIN i set was 7731", "my pin for the visa card is 0420"
+            ("PIN a few words after its cue", r"(?<=(?i:\b(?:pin|passcode|pass\s+code)\b[^.?!\n\d]{1,30}?\s(?:is|was|=|:)\s*))"
+                                              r"\d{4,8}(?!\d)", 0.8),
+            # a pass-phrase of three to six words, up to the end of its clause
+            ("pass-phrase", r"(?<=(?i:\bpass[\s-]?phrase(?:\s+(?:is|was)|\s*[:=])\s*[\"'“‘]?))"
+                            r"\p{L}+(?:[ -](?!(?i:and|but|or|so|because|which)\b)\p{L}+){2,5}"
+                            r"(?=\s*(?:$|[.,;!?\"'”’)]|(?i:and|but|or|so|because|which)\b))", 0.8),
             ("password with digits", r"(?<=(?i:\b(?:password|passwd|pwd|pw|passcode|new\s+password)\s+))"
                                      r"(?=\S*\d)(?=\S*\p{L})[^\s\"'”’]{4,}", 0.8),
         ],
