@@ -880,6 +880,25 @@ GAZETTEER_AND_FORMATS = [
     "hi this is <<NAME:sam>>",
     # a surname that also heads place names ("Costa Rica"), at the end of a name
     "the booking is for <<NAME:Fernanda Costa>>",
+    # a listed first name before a department, even an English word; a month name after "my son/wife ..."
+    "<<NAME:Grace>> from your billing team promised a refund",
+    "<<NAME:Pablo>> from the front desk said checkout is at noon",
+    "my son <<NAME:August>> turns 3 next week",
+    # a Japanese honorific is a cue and stays outside the name
+    "<<NAME:Tanaka>>-san told me the refund was approved",
+    "I spoke with <<NAME:Suzuki>>-sama yesterday",
+    # phone cues "ph", "mob", and a comma after the cue
+    "ph <<PHONE:6123 4478>>",
+    "mob <<PHONE:07911 123456>>",
+    "the number I gave is my phone, <<PHONE:81234567>>, not the order",
+    # an address whose domain suffix is mistyped is still an address
+    "i typed <<EMAIL:lena.k@outlook.con>> by mistake",
+    # "pw/pin for <thing> is ..."; a gamertag shaped like a handle
+    "the wifi pw for the guest network is <<PASSWORD:Sunny_Days99>>",
+    "the pin for the front door is <<PASSWORD:4410>>",
+    "my gamertag <<HANDLE:Dark_Knight_77>> got banned",
+    # a room number inside an address; a six-digit postcode after the city
+    "new address <<ADDRESS:45 Huaihai Middle Road, Room 802, Shanghai 200031>>",
 ]
 
 # look-alikes that the rules above must leave alone
@@ -896,6 +915,9 @@ MORE_LOOKALIKES = [
     "hi this is the billing team",
     "ask reception for towels",
     "we flew to Costa Rica",
+    "someone from your billing team promised a refund",
+    "the password for the wifi is on the router",
+    "April from last year was busier than this one",
     "2024 is the year I renewed my passport",
     "12345 is my account number",
     "numbers, phones and addresses are in the export",

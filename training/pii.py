@@ -11,13 +11,14 @@ redaction works offline. The analyzer is built once per process (`analyzer()`, a
                      - names after a cue, in any case: "my name is ana silva", "MY NAME IS JOSÉ NÚÑEZ", "I'm Priya",
                        "this is Mr. Okafor" (the title stays), "Hi Ana", "hey it's kalani", "Name: ...", form labels
                        ("Passenger: ...", "NAME BOLA ..."), "booked under / in the name of / account holder is ...",
-                       "my wife Julia", "my kids Ada, ...", "Ana here", a sign-off at the end ("thanks, Lena",
-                       "thx dave"), "my name is" in other languages ("je m'appelle", "me llamo", "tên tôi là" ...);
-                       after "for / with / to / call / pay ..." only a listed first name that is no English word
-                       ("for jean-luc"), after "tell / ask / cc / text / remind ..." or "hi this is" one that is no
-                       verb, adjective or adverb either ("tell gabriel", "hi this is sam"); after "by / for /
-                       verify: ..." a pair of capitalised unknown words that are no English words or places ("filed
-                       by KOUROSH RAHIMI");
+                       "my wife Julia", "my daughter June", "my kids Ada, ...", "Ana here", "Rose from billing" (a
+                       listed first name before a department), "Tanaka-san" (the honorific stays out), a sign-off at
+                       the end ("thanks, Lena", "thx dave"), "my name is" in other languages ("je m'appelle", "me
+                       llamo", "tên tôi là" ...); after "for / with / to / call / pay ..." only a listed first name
+                       that is no English word ("for jean-luc"), after "tell / ask / cc / text / remind ..." or "hi
+                       this is" one that is no verb, adjective or adverb either ("tell gabriel", "hi this is sam");
+                       after "by / for / verify: ..." a pair of capitalised unknown words that are no English words
+                       or places ("filed by KOUROSH RAHIMI");
                      - the gazetteer, without a cue: runs of capitalised (or, in all-capital text, capital) words
                        with at least one listed first name/surname that is no common English word, place or brand
                        ("Hamza Qureshi", "Sanne de Vries", "INGRID SOLBERG", "M. A. Rahman", "Đặng Thu Hà"), with name
@@ -33,12 +34,13 @@ redaction works offline. The analyzer is built once per process (`analyzer()`, a
                        "spelled as" ... ("it's Kwabena, you wrote Kwabina").
                      Words are Unicode letters with inner hyphens/apostrophes, so "José Núñez", "María José García-
                      López" and "Ji-woo" go whole, without a possessive 's.
-    [EMAIL]          Presidio's EmailRecognizer, and spelled-out addresses in a sentence about e-mail
+    [EMAIL]          Presidio's EmailRecognizer; an address whose domain suffix is no known one ("ana@gmail.con");
+                     spelled-out addresses in a sentence about e-mail
                      ("siobhan dot nibhriain at eircom dot net", "ana [at] mail [dot] com")
-    [PHONE]          Presidio's PhoneRecognizer (libphonenumber, PHONE_REGIONS) for international and national numbers
-                     with +, parentheses, dots, dashes or spaces; any "+"/"00" number of 9-15 digits; a bare 7-8 digit
-                     number only after a cue ("my number is 5551234", "call me on 555 1234", "tel: ...") or right
-                     before one ("5559876 is my number"), or, when
+    [PHONE]          Presidio's PhoneRecognizer (libphonenumber, PHONE_REGIONS) for international and national
+                     numbers with +, parentheses, dots, dashes or spaces; any "+"/"00" number of 9-15 digits; a bare
+                     7-8 digit number only after a cue ("my number is 5551234", "call me on 555 1234", "tel: ...",
+                     "ph", "mob", "my phone, 91234567") or right before one ("5559876 is my number"), or, when
                      grouped ("555 1234"), with a Presidio context word (call, phone, mobile, text ...) before it.
                      Numbers that the words before call an order, booking, invoice ... number stay.
     [CARD]           13-19 digits grouped like a card (spaces, double spaces, dashes, dots or none): Luhn-valid with
@@ -55,7 +57,7 @@ redaction works offline. The analyzer is built once per process (`analyzer()`, a
                      Minami-Aoyama") - or with a flat/house/plot prefix followed by more parts ("Flat 302, Sai Krupa
                      Apartments, 12th Cross, ...", "House 16, Road 11, ..."), or with any part right after an address
                      cue ("I live at B-12 Vasant Vihar, New Delhi 110057", "address: ..."). The chain goes on over
-                     units ("Apt 3C", "3º izq", "m. 17", "apto 42"), numbered roads ("12th Cross", "Road 11"),
+                     units ("Apt 3C", "Room 802", "3º izq", "m. 17"), numbered roads ("12th Cross", "Road 11"),
                      districts, cities and states ("Dublin 6", "São Paulo - SP", "Ciudad de México") and postcodes of
                      many shapes ("LS6 2AB", "D06 XH21", "111 36", "00-514", "1200-061", "150-0001", "MN 55454"); an
                      all-lower-case address continues in lower case ("22 george street, edinburgh eh2 2pq").
@@ -80,17 +82,17 @@ redaction works offline. The analyzer is built once per process (`analyzer()`, a
                      also a letter or two-digit prefix, one space, then digits ("passport no. AB 1234567");
                      and any other token shaped exactly like a found one ("my passport (X9F3K2L7P) and my
                      husband's (X9F3K2L8Q)")
-    [HANDLE]         "@name", "in/name", "u/name", "name#1234", "live:..." (Skype), and the value after a platform
-                     or "username/handle/login": with "is"/":" any value, without only one shaped like a handle
-                     (digits, "_" or ".": "psn id DarkStar_777", "add me on snapchat, kwame_a")
-    [PASSWORD]       the secret after "password is", "pw:", "PIN 4821", "passcode is", "unlock code 159753",
-                     "door code is", "code porte 4B27", "admin pass is ..." (and the words for password in a few
-                     languages); 4-8 digits a few words after a PIN cue ("the PIN i set was 7731"); a pass-phrase
-                     of three to six words that are no stop words ("the passphrase is purple monkey dishwasher"); a
+    [HANDLE]         "@name", "in/name", "u/name", "name#1234", "live:..." (Skype), and the value after a platform,
+                     "gamertag" or "username/handle/login": with "is"/":" any value, without only one shaped like a
+                     handle (digits, "_" or ".": "psn id DarkStar_777", "add me on snapchat, kwame_a")
+    [PASSWORD]       the secret after "password is", "pw:", "PIN 4821", "passcode is", "unlock code 159753", "door
+                     code is", "code porte 4B27", "admin pass is ..." (and the words for password in a few
+                     languages); 4-8 digits a few words after a PIN cue ("the PIN i set was 7731"); a pass-phrase of
+                     three to six words that are no stop words ("the passphrase is purple monkey dishwasher"); a
                      token with letters and digits a few words after "password"/"passcode" ("the temporary password
-                     you sent, Tmp-8842-KQ"); without any cue, a token with upper- and lower-case letters, a digit and
-                     a symbol ("ÅsaLind!88"), or a quoted one with upper- and lower-case letters and digits ("it's
-                     'Blue-Moon-77'")
+                     you sent, Tmp-8842-KQ"), or after "pw/PIN for the router is"; without any cue, a token with
+                     upper- and lower-case letters, a digit and a symbol ("ÅsaLind!88"), or a quoted one with upper-
+                     and lower-case letters and digits ("it's 'Blue-Moon-77'")
 
 Misspelled cue words ("pasport nr", "birthdy", "paswrod is", "my phne number") are respelled before matching
 (`training.cue_spelling`: one edit from a cue of up to six letters, two from a longer one, never a word that is
@@ -471,9 +473,9 @@ _STREET_TYPES_LOWER = r"street|st|road|rd|avenue|ave|boulevard|blvd|lane|ln|driv
 _HOUSE = r"(?<![\w.,/-])\d{1,5}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?)?(?![\w])"
 _CAP_WORD = rf"(?:{_UP}{_L}*(?:['’.-]{_L}+)*\.?|\d{{1,3}}(?i:st|nd|rd|th))"
 _LOW_WORD = rf"{_L}{{2,}}"
-_UNIT = r"(?:,?\s+(?i:apt|apartment|flat|suite|unit|floor|fl|no)\b\.?\s*#?\s?(?:\d\w{0,4}|[A-Z])(?!\w))?"
+_UNIT = r"(?:,?\s+(?i:apt|apartment|flat|suite|unit|floor|fl|no|room|rm)\b\.?\s*#?\s?(?:\d\w{0,4}|[A-Z])(?!\w))?"
 _CITY = rf"{_UP}\p{{Ll}}{_L}*(?:['’-]{_L}+)*(?:\s+{_UP}\p{{Ll}}{_L}*(?:['’-]{_L}+)*)?"
-_ANY_POSTCODE = rf"(?:\d{{5}}(?:-\d{{4}})?|\d{{4}}(?:\s?[A-Z]{{2}})?|{UK_POSTCODE}|{CA_POSTCODE})"
+_ANY_POSTCODE = rf"(?:\d{{6}}|\d{{5}}(?:-\d{{4}})?|\d{{4}}(?:\s?[A-Z]{{2}})?|{UK_POSTCODE}|{CA_POSTCODE})"
 _ADDRESS_TAIL = (rf"(?:,?\s+{UK_POSTCODE}(?![\w])"
                  rf"|,\s*(?:\d{{4,5}}\s+)?(?P<city>{_CITY})(?:,?\s+(?:[A-Z]{{2}}\s+)?{_ANY_POSTCODE}(?![\w]))?)?")
 _STREET_SUFFIXES = (r"straße|strasse|str\.|weg|gasse|platz|allee|damm|ufer|chaussee|laan|straat|gracht|plein|kade|"
@@ -730,6 +732,15 @@ _CUE_RELATION = re.compile(
     r"nephew|niece|landlord|landlady|tenant|flatmate|roommate|caregiver|nanny|secretary|accountant|kids|children|"
     r"sons|daughters|parents|friends|colleagues|guests|brothers|sisters|twins|grandchildren|grandkids)"
     r"(?:\s*,)?\s+)")
+# a Japanese honorific after a name ("Tanaka-san"), itself a cue; it stays outside the span
+_HONORIFIC = re.compile(r"-(?:san|sama|kun|chan|sensei|senpai)(?![\p{L}-])")
+_CUE_HONORIFIC = re.compile(rf"(?<![\p{{L}}\p{{M}}'’-])(?P<n>\p{{Lu}}\p{{Ll}}+){_HONORIFIC.pattern}")
+# "Rose from your team", "Mark from billing": a listed first name, even an English word, before a department
+_CUE_FROM_DEPARTMENT = re.compile(
+    r"(?<![\p{L}\p{M}'’-])(?P<n>\p{Lu}\p{Ll}+)\s+from\s+(?:(?:your|the|our)\s+)?(?i:billing|support|customer\s+"
+    r"(?:service|services|support|care)|sales|hr|human\s+resources|accounts?|accounting|payroll|reception|front\s+desk|"
+    r"it|helpdesk|help\s+desk|tech(?:nical)?\s+support|claims|returns|security|complaints|collections|"
+    r"(?:\w+\s+)?(?:team|department|dept|desk|office|branch))\b")
 _CUE_TITLE = re.compile(r"(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra)\.?\s+)")
 _CUE_AFTER = re.compile(r"(?:^|(?<=[.!?\n]\s*))(?P<n>\p{Lu}[\p{L}\p{M}'’-]+(?:\s\p{Lu}[\p{L}\p{M}'’-]+)?)\s+"
                         r"(?:here|speaking)\b(?!\s+(?:is|are|was|were)\b)")
@@ -765,6 +776,13 @@ def _cue_names(text: str, doc=None) -> list[tuple[int, int, float]]:
         words = [m.group("n")[a:b] for a, b in spans]
         if all(_first_name_word_ok(w, w.lower(), "cap", "weak", doc, m.start("n") + a, allw, verbish)
                for w, (a, _) in zip(words, spans)):
+            found.append((m.start("n"), m.end("n"), 0.8))
+    for m in _CUE_HONORIFIC.finditer(text):
+        if not _stop(m.group("n").lower()) and m.group("n").lower() not in NOT_NAMES:
+            found.append((m.start("n"), m.end("n"), 0.85))
+    for m in _CUE_FROM_DEPARTMENT.finditer(text):
+        w = _lookup_word(m.group("n"))
+        if w.first and not _stop(w.low) and w.low not in NOT_NAMES and not w.thing:
             found.append((m.start("n"), m.end("n"), 0.8))
     for m in _CUE_SIGNOFF.finditer(text):
         comma = bool(m.group("comma"))
@@ -858,7 +876,8 @@ def _walk_name(text: str, pos: int, strength: str, doc, shouting: bool, at_end: 
     start, end = words[0][0], words[-1][1]
     if strength != "strong":
         lows = text[start:end].lower().split()
-        if " ".join(lows) in NOT_PERSON or (len(lows) > 1 and lows[-1] in THING_TAILS):
+        month_name = strength == "relation" and len(lows) == 1 and lows[0] in CALENDAR  # "my daughter June"
+        if (" ".join(lows) in NOT_PERSON and not month_name) or (len(lows) > 1 and lows[-1] in THING_TAILS):
             return None
         before = text[max(0, start - 30):start].lower().split()
         if any(" ".join(before[-n:] + lows) in NOT_PERSON for n in (1, 2) if len(before) >= n):
@@ -874,6 +893,8 @@ _CONTRACTION = re.compile(r"(?i)[\p{L}]+['’](?:s|m|re|ve|ll|d|t)")
 
 
 def _first_name_word_ok(w, low, mode, strength, doc, char, allw, verbish) -> bool:
+    if strength == "relation" and mode == "cap" and low in CALENDAR and low in _gazetteer()[0]:
+        return True  # "my daughter June", "my wife April"
     if (_CONTRACTION.fullmatch(w) or low in NOT_NAMES or low in NOT_PERSON or low in TITLES or _stop(low)
             or len(low) < 2):
         return False
@@ -1607,7 +1628,8 @@ def _patterns() -> dict[str, list]:
     """Regex patterns per kind: (name, regex, score)."""
     cue_phone = (r"(?<=(?i:\b(?:(?:my|his|her|their|our|the|a|mobile|cell|cellphone|home|work|office|contact|phone|"
                  r"telephone|whatsapp|landline)\s+(?:(?:phone|mobile|cell|telephone|contact|whatsapp)\s+)?"
-                 r"(?:number|no\.?|nr\.?|#)|phone|mobile|cell|tel\.?|telephone|whatsapp|landline|fax)" + _SEP +
+                 r"(?:number|no\.?|nr\.?|#)|phone|mobile|cell|tel\.?|telephone|whatsapp|landline|fax|ph\.?|phn|mob\.?)"
+                 + _SEP + r"(?:,\s*)?" +
                  r"|(?i:\b(?:call|text|ring|phone|whatsapp|sms|reach|contact|dial|message|txt|buzz)\s+"
                  r"(?:me|us|him|her|them|my\s+\w+)?\s*(?:back\s+)?(?:on|at|via)?\s*[:,]?\s*)))")
     phone_body = r"(?<![\w+])\+?\(?\d{1,4}\)?(?:[ .-]{0,2}\(?\d{1,5}\)?){1,5}(?![\w]|[.,-]\d)"
@@ -1651,6 +1673,10 @@ def _patterns() -> dict[str, list]:
         "ADDRESS_LOWER": [
             ("lowercase street", rf"{_HOUSE},?\s+(?:{_LOW_WORD}\s+){{1,3}}(?i:{_STREET_TYPES_LOWER})\b", 0.7),
         ],
+        # an address whose domain ends in no known suffix ("ana@gmail.con", "raj@outlook.cmo"): a typo is still
+        # someone's address
+        "EMAIL_SHAPED": [("e-mail-shaped", r"(?<![\w.+@-])[A-Za-z0-9][\w.+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+                                           r"\.[A-Za-z]{2,6}(?![\w@-]|\.[A-Za-z0-9])", 0.6)],
         "EMAIL_SPELLED": [("spelled-out e-mail",
                            r"(?i:(?<![\w.@])[a-z0-9][\w+-]*(?:(?:\s+dot\s+|\s*[\[(]\s*dot\s*[\])]\s*|[._])[\w+-]+)*"
                            r"(?:\s+at\s+|\s*[\[({]\s*at\s*[\])}]\s*)[a-z0-9][\w-]*"
@@ -1726,8 +1752,9 @@ def _patterns() -> dict[str, list]:
             # "psn id DarkStar_777", "twitch: ninja_turtle99", "add me on snapchat, kwame_a": no "is" needed when
             # the value looks like a handle (digits, "_" or ".")
             ("handle-shaped after a platform",
-             r"(?<=(?i:\b(?:" + _PLATFORMS + r")(?:\s+(?:handle|username|user\s+name|account|name|id|tag))?"
-             r"(?:\s+(?:is|was|as|:|-)|\s*[:,-])?\s+))@?(?=[\w.]*[\d_.])[A-Za-z0-9_][\w.]{1,30}[A-Za-z0-9_](?![\w@])",
+             r"(?<=(?i:\b(?:" + _PLATFORMS + r"|gamertag|gamer\s+tag)(?:\s+(?:handle|username|user\s+name|account|name|"
+             r"id|tag))?(?:\s+(?:is|was|as|:|-)|\s*[:,-])?\s+))"
+             r"@?(?=[\w.]*[\d_.])[A-Za-z0-9_][\w.]{1,30}[A-Za-z0-9_](?![\w@])",
              0.8),
             ("profile path", r"(?<![\w/.])(?:in|u|user)/[A-Za-z0-9][\w-]{2,40}(?![\w/])", 0.8),
             ("skype live id", r"(?<![\w])live:[\w.:-]*\w", 0.8),
@@ -1742,7 +1769,8 @@ def _patterns() -> dict[str, list]:
              r"access\s+code|door\s+code|unlock\s+code|gate\s+code|entry\s+code|alarm\s+code|building\s+code|"
              r"buzzer\s+code|lock\s+code|keypad\s+code|safe\s+code|garage\s+code|locker\s+code|code\s+porte|"
              r"digicode|mot\s+de\s+passe|contrase[ñn]a|senha|passwort|wachtwoord|has[łl]o|[şs]ifre|"
-             r"wi-?fi\s+(?:key|password)|password\s+for\s+(?:\S+\s+){1,3}|(?:admin|router|wifi|wi-fi|login|"
+             r"wi-?fi\s+(?:key|password)|(?:password|passwd|pwd|pw|passcode|pin)\s+for\s+(?:\S+\s+){0,3}[^\s:]+|"
+             r"(?:admin|router|wifi|wi-fi|login|"
              r"account|email|my|the)\s+pass)"
              + _TO_BE + r"|\bpass\s*[:=]\s*)(?:(?:still|now|actually|just|currently)\s+)?[\"'“‘]?))"
              r"[^\s\"'”’]+", 0.85),
@@ -1880,6 +1908,7 @@ def _build_analyzer():
         Rule("ADDRESS", pats["ADDRESS"], accept=_address_ok, name="AddressRecognizer"),
         classes["StreetAddressRecognizer"](supported_entities=["ADDRESS"], name="StreetAddressRecognizer"),
         Rule("ADDRESS", pats["ADDRESS_LOWER"], accept=_lower_address_ok, name="LowercaseAddressRecognizer"),
+        Rule("EMAIL", pats["EMAIL_SHAPED"], name="MistypedEmailRecognizer"),
         Rule("EMAIL", pats["EMAIL_SPELLED"], accept=_spelled_email_ok, name="SpelledEmailRecognizer"),
         Rule("POSTCODE", pats["POSTCODE"], name="PostcodeRecognizer"),
         Rule("POSTCODE", pats["POSTCODE_NL"], accept=_nl_postcode_ok, name="DutchPostcodeRecognizer"),
@@ -1921,6 +1950,9 @@ def _resolve(text: str, hits: list[tuple[int, int, str, float]]) -> list[Span]:
     for s, e, k, sc in sorted(joined, key=lambda h: (-(h[1] - h[0]), -h[3], h[0])):
         if all(e <= c[0] or s >= c[1] for c in chosen):
             chosen.append([s, e, k, sc])
+    for c in chosen:  # "Tanaka-san": the honorific stays outside the name
+        if c[2] == "NAME" and (m := _HONORIFIC.search(text, c[0], c[1])) and m.end() == c[1] and m.start() > c[0]:
+            c[1] = m.start()
     merged: list[list] = []
     for s, e, k, sc in sorted(chosen):
         if (merged and k == "NAME" and merged[-1][2] == "NAME"
