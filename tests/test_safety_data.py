@@ -22,6 +22,12 @@ def frame() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
+def rich() -> pd.DataFrame:
+    """More fills per template than the default: what the templates can say, not what one draw of them says."""
+    return safety_dataset(SafetyConfig(unsafe_per_template=12, safe_per_template=12))
+
+
+@pytest.fixture(scope="module")
 def splits(frame) -> dict[str, pd.DataFrame]:
     return split_safety(frame, SplitConfig())
 
@@ -69,7 +75,7 @@ def test_columns_and_values(frame):
 
 
 def test_size_and_balance(frame):
-    assert 2000 <= len(frame) <= 4000
+    assert 4000 <= len(frame) <= 5500
     assert 0.40 <= (frame["label"] == UNSAFE).mean() <= 0.50
     per_cat = frame.groupby(["label", "category"]).size()
     assert per_cat.min() >= 100
@@ -112,10 +118,10 @@ def test_slot_values_vary_within_a_template(frame):
                                     "hack", "crack", "steal", "track", "hate", "die", "cut", "hang", "hide",
                                     "break into", "inferior", "address", "password", "high", "torture",
                                     "counterfeit", "fake", "sexual"])
-def test_safe_lookalikes_share_trigger_words(frame, phrase):
-    hits = _has(frame["text"], phrase)
-    assert (hits & (frame["label"] == SAFE)).sum() >= 10, phrase
-    assert (hits & (frame["label"] == UNSAFE)).sum() >= 10, phrase
+def test_safe_lookalikes_share_trigger_words(rich, phrase):
+    hits = _has(rich["text"], phrase)
+    assert (hits & (rich["label"] == SAFE)).sum() >= 10, phrase
+    assert (hits & (rich["label"] == UNSAFE)).sum() >= 10, phrase
 
 
 def test_frames_and_targets_are_no_label_cue(frame):
@@ -137,8 +143,8 @@ def test_frames_and_targets_are_no_label_cue(frame):
     ("cook meth at home", UNSAFE),
     ("kill my boss without getting caught", UNSAFE),
 ])
-def test_known_examples(frame, phrase, label):
-    hits = frame[_has(frame["text"], phrase)]
+def test_known_examples(rich, phrase, label):
+    hits = rich[_has(rich["text"], phrase)]
     assert len(hits) >= 1 and set(hits["label"]) == {label}
 
 
