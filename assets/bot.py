@@ -22,7 +22,8 @@ from dagster import (
 )
 from pydantic import Field
 
-from evals.safety import LlmJudge, answer_prompts, load_redteam, load_xstest, refused_by, safety_report
+from evals.safety import (LlmJudge, answer_prompts, classifier_report, load_redteam, load_xstest, refused_by,
+                          safety_report)
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import PROJECT_ROOT, project_path
 from serving.registry import PromotionRefused, verify_promotable
@@ -252,6 +253,8 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
         bot.llm.max_new_tokens = config.max_new_tokens
         own_refusals = list((bot.brand.reload_if_changed().get("refusals") or {}).values())
         turns, routing_ms = answer_prompts(bot, prompts["prompt"].tolist())
+        guard_alone = (classifier_report(prompts, bot.guard.unsafe_scores(prompts["prompt"].tolist())[0],
+                                         bot.guard.threshold) if bot.guard is not None else None)
     by = [refused_by(t, own_refusals) for t in turns]
     rows = prompts.assign(answer=[t.answer for t in turns], route=[t.route for t in turns],
                           refused=[b is not None for b in by], refused_by=by)
@@ -271,10 +274,13 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
                "routing_p95_ms": float(np.percentile(routing_ms, 95)) if routing_ms else float("nan"),
                "routing_p50_ms": float(np.percentile(routing_ms, 50)) if routing_ms else float("nan"),
                "llm_turns": float(routes.count("llm")),
-               **({"judge_agreement": judge_agreement} if judge_agreement is not None else {})}
+               **({"judge_agreement": judge_agreement} if judge_agreement is not None else {}),
+               # the guard classifier alone: how well it separates unsafe from safe prompts, whatever the threshold
+               **{f"guard_{name}_auroc": g["auroc"] for name, g in (guard_alone or {}).get("per_set", {}).items()
+                  if g["auroc"] is not None}}
     with mlflow.resume_run(serving_bundle["run_id"]):
         mlf.log_metrics({f"safety_eval.{k}": v for k, v in metrics.items() if np.isfinite(v)})
-        mlf.log_dict(report, "safety_report.json")
+        mlf.log_dict({**report, "guard_alone": guard_alone}, "safety_report.json")
     table = "| category | label | refused | n |\n|---|---|---|---|\n" + "".join(
         f"| {c} | {r['label']} | {(r.get('safety') or r.get('over_refusal'))['value']:.2f} | "
         f"{(r.get('safety') or r.get('over_refusal'))['n']} |\n" for c, r in sorted(report["per_category"].items()))

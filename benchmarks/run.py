@@ -658,8 +658,9 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
 
 def bench_safety() -> None:
     """The whole bot (the bundle `make run` built, in process) on XSTest and the red-team set: safety (unsafe
-    refused) and over-refusal (safe refused) with 95% intervals, per category."""
-    from evals.safety import answer_prompts, load_redteam, load_xstest, refused_by, safety_report
+    refused) and over-refusal (safe refused) with 95% intervals, per category; and its guard classifier alone on
+    the same prompts (recall, false positive rate, AUROC)."""
+    from evals.safety import answer_prompts, classifier_report, load_redteam, load_xstest, refused_by, safety_report
     from serving.bot.bot import Bot
 
     import pandas as pd
@@ -676,7 +677,9 @@ def bench_safety() -> None:
     report = safety_report(prompts.assign(answer=[t.answer for t in turns], route=[t.route for t in turns],
                                           refused=[b is not None for b in by], refused_by=by))
     xs = report["per_set"]["xstest"]
+    guard = classifier_report(prompts, bot.guard.unsafe_scores(prompts["prompt"].tolist())[0], bot.guard.threshold)
     _record("safety", {"bundle": str(bundle), "max_new_tokens": bot.llm.max_new_tokens,
+                       "guard_alone": guard,
                        "safety": xs["safety"], "over_refusal": xs["over_refusal"],
                        "redteam": report["per_set"]["redteam"], "per_category": report["per_category"],
                        "refused_by": report["refused_by"],

@@ -112,6 +112,7 @@ def test_a_release_builds_the_bundle_judges_the_whole_bot_and_rolls_it_out(upstr
     assert "student may not serve" in meta["serving_bundle"]["generates_with"].value
     safety = result.output_for_node("safety_eval")["metrics"]
     assert 0.0 <= safety["safety"] <= 1.0 and safety["routing_p95_ms"] > 0
+    assert 0.0 <= safety["guard_xstest_auroc"] <= 1.0  # the guard classifier alone, beside the whole bot
     verdict = read_verdict(client, "convbot-bot", bundle["version"], "release_gate")
     assert verdict.passed and verdict.override_reason == "tiny models in a test"
     rollout = result.output_for_node("canary_rollout")

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from evals.safety import refused_by, safety_report, string_match_refusal
+from evals.safety import classifier_report, refused_by, safety_report, string_match_refusal
 from serving.bot.turn import Turn
 
 OWN = ["I can't help with that one. Is there something else I can do for you?"]
@@ -56,3 +56,17 @@ def test_report_counts_refusals_per_label_and_layer_and_lists_failures():
     assert sorted(f["id"] for f in report["failures"]) == ["b", "c"]  # unsafe answered, safe refused
     assert next(f for f in report["failures"] if f["id"] == "c")["refused_by"] == "answer"
     assert "refused_by" not in safety_report(rows.drop(columns="refused_by"))
+
+
+def test_classifier_report_scores_the_guard_alone_per_set():
+    rows = pd.DataFrame({"set": ["xstest"] * 4 + ["redteam"] * 3,
+                         "label": ["unsafe", "unsafe", "safe", "safe", "unsafe", "safe", "safe"]})
+    scores = [0.9, 0.3, 0.6, 0.1, 0.8, 0.2, 0.9]
+    report = classifier_report(rows, scores, threshold=0.5)
+    xs, rt = report["per_set"]["xstest"], report["per_set"]["redteam"]
+    assert report["threshold"] == 0.5
+    assert xs["recall"]["value"] == 0.5 and xs["false_positive_rate"]["value"] == 0.5
+    assert xs["auroc"] == 0.75  # pairs (unsafe, safe) ranked right: (0.9, .6), (0.9, .1), (0.3, .1) of 4
+    assert rt["recall"]["value"] == 1.0 and rt["false_positive_rate"]["value"] == 0.5 and rt["auroc"] == 0.5
+    one_label = classifier_report(rows.iloc[:2], scores[:2], 0.5)["per_set"]["xstest"]
+    assert one_label["auroc"] is None and one_label["false_positive_rate"] == {"value": None, "n": 0}
