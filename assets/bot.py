@@ -82,6 +82,9 @@ class GuardModelConfig(Config):
     min_recall: float = Field(default=0.97, description="validation recall of unsafe prompts the threshold aims for")
     max_false_positive_rate: float = Field(default=0.10, description="the most safe validation prompts the threshold "
                                                                      "may refuse (guard_gate's ceiling on test)")
+    output_max_false_positive_rate: float = Field(default=0.02, description="the same ceiling for the output check "
+                                                                            "on the LLM's answers: stricter, since an "
+                                                                            "answer restates its request's topic")
     registered_model_name: str = "convbot-guard"
 
 
@@ -95,7 +98,8 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
 
     cfg = IntentTrainConfig(overrides=dict(config.overrides))
     key = stable_hash([safety_prompts["content_sha256"], base_encoder["checksum"], cfg.__dict__, config.min_recall,
-                       config.max_false_positive_rate, config.registered_model_name])
+                       config.max_false_positive_rate, config.registered_model_name,
+                       config.output_max_false_positive_rate])
     work = model_store.work_dir("guard_model", key)
     run_id = mlflow.find_finished_run(EXPERIMENT, {CACHE_TAG: key})
     if run_id is None or not (work / "model" / "config.json").exists():
@@ -103,10 +107,12 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
         with mlflow.start_run(EXPERIMENT, f"guard-{safety_prompts['data_version'][:8]}", tags) as run_id:
             mlf.log_params({"base_encoder": base_encoder["spec"], "min_recall": config.min_recall,
                             "max_false_positive_rate": config.max_false_positive_rate,
+                            "output_max_false_positive_rate": config.output_max_false_positive_rate,
                             **{f"override.{k}": v for k, v in config.overrides.items()}})
             out = train_guard(safety_prompts["path"], base_encoder["path"], work, cfg, config.min_recall,
                               config.max_false_positive_rate,
-                              metrics_sink=lambda m, step: mlf.log_metrics(m, step=step))
+                              metrics_sink=lambda m, step: mlf.log_metrics(m, step=step),
+                              output_max_false_positive_rate=config.output_max_false_positive_rate)
             guard = GuardClassifier.from_pretrained(out.train.model_dir)
             test = load_split(safety_prompts["path"], "test")
             verdicts = guard.check(test["text"].tolist())
@@ -114,6 +120,7 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
             flagged = np.array([v.unsafe for v in verdicts])
             metrics = {"test_unsafe_recall": float(flagged[unsafe].mean()),
                        "test_false_positive_rate": float(flagged[~unsafe].mean()), "threshold": out.threshold,
+                       "output_threshold": out.output_threshold,
                        "validation_recall": out.validation_recall,
                        "validation_false_positive_rate": out.validation_false_positive_rate,
                        "test_unsafe": float(unsafe.sum()), "test_safe": float((~unsafe).sum())}
@@ -130,6 +137,8 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
                "version": run.data.tags["convbot.model_version"], "metrics": metrics,
                "data_version": safety_prompts["data_version"]},
         metadata={**metrics, "registered_version": run.data.tags["convbot.model_version"],
+                  **({"output_threshold": float(run.data.metrics["output_threshold"])}
+                     if "output_threshold" in run.data.metrics else {}),
                   "mlflow_run": MetadataValue.url(mlflow.run_url(run_id))},
     )
 

@@ -41,6 +41,13 @@ def test_bundle_manifest_pins_every_file_and_refuses_a_changed_one(bundle, tmp_p
         verify(copy)
 
 
+def test_the_guard_checks_answers_at_a_threshold_no_looser_than_requests(bot):
+    """`training.guard` saves a second, stricter threshold for the output check, and the bot uses it."""
+    settings = bot.guard.predictor.model.config.convbot_guard
+    assert settings["output_threshold"] >= settings["threshold"] and settings["output_max_false_positive_rate"] == 0.02
+    assert bot.post.output_guard is bot.guard and bot.guard.output_threshold == settings["output_threshold"]
+
+
 @pytest.mark.parametrize("text, status", [("", 400), ("   \u200b ", 400), ("x" * 5000, 413)])
 def test_bad_input_is_a_clear_client_error(bot, text, status):
     with pytest.raises(InputRejected) as info:

@@ -44,3 +44,41 @@ def test_when_even_the_top_score_is_safe_nothing_is_flagged():
 def test_validation_needs_both_classes():
     with pytest.raises(ValueError, match="both safe and unsafe"):
         choose_guard_threshold(np.array([0.1, 0.9]), np.array([True, True]))
+
+
+class _Predictor:
+    """A stand-in for IntentPredictor: fixed P(label) rows, and the config the guard's thresholds live in."""
+
+    def __init__(self, settings: dict, proba: np.ndarray):
+        from types import SimpleNamespace
+
+        from training.guard import GUARD_KEY
+        self.labels = ["safe", "violence"]
+        self.model = SimpleNamespace(config=SimpleNamespace(**{GUARD_KEY: settings}))
+        self._proba = proba
+
+    def predict_proba(self, texts):
+        return self._proba[: len(texts)]
+
+
+def test_answers_are_judged_at_the_stricter_output_threshold():
+    from serving.guard.classifier import GuardClassifier
+
+    proba = np.array([[0.4, 0.6], [0.1, 0.9]])  # P(unsafe) 0.6 and 0.9
+    guard = GuardClassifier(_Predictor({"threshold": 0.5, "output_threshold": 0.8}, proba))
+    assert [v.unsafe for v in guard.check(["a", "b"])] == [True, True]
+    assert [v.unsafe for v in guard.check(["a", "b"], answers=True)] == [False, True]
+    assert guard.check(["a"], answers=True)[0].category is None
+    # a guard saved before the output threshold existed checks answers as it checks requests
+    old = GuardClassifier(_Predictor({"threshold": 0.5}, proba))
+    assert old.output_threshold == 0.5 and old.check(["a"], answers=True)[0].unsafe
+
+
+def test_the_output_threshold_is_chosen_under_its_own_lower_ceiling():
+    rng = np.random.default_rng(1)
+    scores = np.concatenate([rng.uniform(0.3, 1.0, 100), rng.uniform(0.0, 0.6, 200)])
+    unsafe = np.r_[np.ones(100, bool), np.zeros(200, bool)]
+    request = choose_guard_threshold(scores, unsafe, min_recall=0.97, max_false_positive_rate=0.10)
+    output = choose_guard_threshold(scores, unsafe, min_recall=0.97, max_false_positive_rate=0.02)
+    assert output > request
+    assert _flagged(scores, unsafe, output)[1] <= 0.02 < _flagged(scores, unsafe, request)[1]

@@ -1,5 +1,9 @@
-"""Training the guard: the intent trainer on safety prompts (labels "safe" and unsafe categories), then the
-threshold on P(unsafe) chosen on the guard's own validation split and saved in the model's config."""
+"""Training the guard: the intent trainer on safety prompts (labels "safe" and unsafe categories), then two
+thresholds on P(unsafe), both chosen on the guard's own validation split and saved in the model's config: one
+for requests (the input check), and a stricter one for the LLM's answers (the output check). An answer restates
+its request's topic at length ("To kill a Python process, ..."), so a classifier trained on requests scores
+answers to safe look-alikes higher than the requests themselves; the output check therefore refuses only where
+the classifier is sure, at a lower false-positive ceiling, as a second line behind the input check."""
 
 from __future__ import annotations
 
@@ -45,11 +49,12 @@ class GuardOutcome:
     threshold: float
     validation_recall: float
     validation_false_positive_rate: float
+    output_threshold: float
 
 
 def train_guard(data_dir: str | os.PathLike, encoder_path: str | os.PathLike, work_dir: str | os.PathLike,
                 cfg: IntentTrainConfig, min_recall: float = 0.97, max_false_positive_rate: float = 0.10,
-                metrics_sink=None) -> GuardOutcome:
+                metrics_sink=None, output_max_false_positive_rate: float = 0.02) -> GuardOutcome:
     """`data_dir` is a dataset folder as `write_dataset` writes it, with `intent` = "safe" or an unsafe category."""
     outcome = train_intent_model(data_dir, encoder_path, work_dir, cfg, metrics_sink=metrics_sink)
     predictor = IntentPredictor.from_pretrained(outcome.model_dir)
@@ -60,12 +65,17 @@ def train_guard(data_dir: str | os.PathLike, encoder_path: str | os.PathLike, wo
     scores = 1.0 - proba[:, predictor.labels.index(SAFE)]
     unsafe = (val["intent"] != SAFE).to_numpy()
     threshold = choose_guard_threshold(scores, unsafe, min_recall, max_false_positive_rate)
+    output_threshold = max(threshold, choose_guard_threshold(scores, unsafe, min_recall,
+                                                             output_max_false_positive_rate))
     flagged = scores >= threshold
     config_path = Path(outcome.model_dir) / "config.json"
     config = json.loads(config_path.read_text())
     config[GUARD_KEY] = {"threshold": threshold, "min_recall": min_recall,
                          "max_false_positive_rate": max_false_positive_rate, "chosen_on": "validation",
                          "validation_recall": float(flagged[unsafe].mean()),
-                         "validation_false_positive_rate": float(flagged[~unsafe].mean())}
+                         "validation_false_positive_rate": float(flagged[~unsafe].mean()),
+                         "output_threshold": output_threshold,
+                         "output_max_false_positive_rate": output_max_false_positive_rate}
     atomic_write_text(config_path, json.dumps(config, indent=2, sort_keys=True))
-    return GuardOutcome(outcome, threshold, float(flagged[unsafe].mean()), float(flagged[~unsafe].mean()))
+    return GuardOutcome(outcome, threshold, float(flagged[unsafe].mean()), float(flagged[~unsafe].mean()),
+                        output_threshold)

@@ -81,7 +81,7 @@ class PostProcess:
         """True when the text may be shown; on an unsafe LLM answer the turn becomes a refusal."""
         if self.output_guard is None or turn.route != "llm" or not text:
             return True
-        verdict = self.output_guard.check([text])[0]
+        verdict = self.output_guard.check([text], answers=True)[0]
         if verdict.unsafe:
             self.blocked_outputs += 1
             turn.guard = {**turn.guard, "output_blocked": True, "output_category": verdict.category}

@@ -1,8 +1,10 @@
 """The input (and output) safety classifier: a sequence classifier over "safe" and unsafe categories.
 
 Trained by the pipeline (`guard_model`) from the base encoder on prompts the project writes itself;
-its threshold on P(unsafe) = 1 - P(safe) is chosen on its own validation split and saved in the
-model's config (`convbot_guard`), so it travels with the model.
+its thresholds on P(unsafe) = 1 - P(safe), one for requests and a stricter one for the LLM's answers
+(`training.guard`), are chosen on its own validation split and saved in the model's config
+(`convbot_guard`), so they travel with the model. A model saved before the output threshold existed
+checks answers at its request threshold.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class GuardClassifier:
             raise ValueError(f"the guard model has no '{SAFE}' label: {predictor.labels}")
         self.predictor = predictor
         self.threshold = float(settings["threshold"])
+        self.output_threshold = float(settings.get("output_threshold", self.threshold))
         self.safe_index = predictor.labels.index(SAFE)
 
     @classmethod
@@ -46,7 +49,9 @@ class GuardClassifier:
         masked[:, self.safe_index] = -1
         return unsafe, masked.argmax(axis=1)
 
-    def check(self, texts: list[str]) -> list[GuardVerdict]:
+    def check(self, texts: list[str], answers: bool = False) -> list[GuardVerdict]:
+        """Requests, or with `answers` the LLM's answers (judged at the output threshold)."""
+        threshold = self.output_threshold if answers else self.threshold
         scores, cats = self.unsafe_scores(texts)
-        return [GuardVerdict(bool(s >= self.threshold), float(s), self.predictor.labels[c] if s >= self.threshold else None)
+        return [GuardVerdict(bool(s >= threshold), float(s), self.predictor.labels[c] if s >= threshold else None)
                 for s, c in zip(scores, cats)]
