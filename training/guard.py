@@ -1,9 +1,10 @@
 """Training the guard: the intent trainer on safety prompts (labels "safe" and unsafe categories), then two
 thresholds on P(unsafe), both chosen on the guard's own validation split and saved in the model's config: one
-for requests (the input check), and a stricter one for the LLM's answers (the output check). An answer restates
-its request's topic at length ("To kill a Python process, ..."), so a classifier trained on requests scores
-answers to safe look-alikes higher than the requests themselves; the output check therefore refuses only where
-the classifier is sure, at a lower false-positive ceiling, as a second line behind the input check."""
+for requests (the input check), and a stricter one for the LLM's answers (the output check). The classifier never
+sees an answer in training, and an answer restates its request's topic at length ("To kill a Python process,
+..."); with one threshold for both, the output check refused more of the safety benchmark's safe prompts than
+the input check did. So the output check refuses only where the classifier is surer, under a lower ceiling on
+safe validation prompts, as a second line behind the input check."""
 
 from __future__ import annotations
 

@@ -1797,8 +1797,8 @@ def _patterns() -> dict[str, list]:
             ("quoted password-shaped", r"(?<=[\"'“‘])(?=[^\s\"'”’]*\p{Lu})(?=[^\s\"'”’]*\p{Ll})(?=[^\s\"'”’]*\d)"
                                        r"[^\s\"'”’]{6,40}(?=[\"'”’])", 0.75),
             # "the PIN i set was 7731", "my pin for the visa card is 0420"
-            ("PIN a few words after its cue", r"(?<=(?i:\b(?:pin|passcode|pass\s+code)\b[^.?!\n\d]{1,30}?\s(?:is|was|=|:)\s*))"
-                                              r"\d{4,8}(?!\d)", 0.8),
+            ("PIN a few words after its cue",
+             r"(?<=(?i:\b(?:pin|passcode|pass\s+code)\b[^.?!\n\d]{1,30}?\s(?:is|was|=|:)\s*))\d{4,8}(?!\d)", 0.8),
             # a pass-phrase of three to six words, up to the end of its clause
             ("pass-phrase", r"(?<=(?i:\bpass[\s-]?phrase(?:\s+(?:is|was)|\s*[:=])\s*[\"'“‘]?))"
                             r"\p{L}+(?:[ -](?!(?i:and|but|or|so|because|which)\b)\p{L}+){2,5}"
