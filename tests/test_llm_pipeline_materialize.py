@@ -124,13 +124,14 @@ def test_llm_chain_distills_quantizes_evaluates_and_registers(chain, small_catal
     for name in ("convbot-student-llm", "convbot-student-llm-int8"):
         assert len(client.search_model_versions(f"name = '{name}'")) == 1, name
 
-    # the teacher in int8 as the draft: a new evaluation, same exactness, a draft that agrees at least as often
+    # the teacher in int8 as the draft: a new evaluation, same exactness. (How often it agrees with the teacher,
+    # against the student draft, is a property of real models; two tiny random ones gave either order.)
     self_draft = _run(resources, small_catalog, draft=SELF_DRAFT)
     assert self_draft.success, [e.message for e in self_draft.all_events if e.is_failure]
     report = self_draft.output_for_node("llm_eval")["report"]
     assert "teacher_int8" in report["draft_dir"] and report["speculative_identical"]
     assert self_draft.asset_materializations_for_node("llm_eval")[0].metadata["reused_evaluation"].value is False
-    assert report["acceptance"]["acceptance_rate"] >= evaluation["acceptance_rate"].value
+    assert 0.5 <= report["acceptance"]["acceptance_rate"] <= 1.0  # the teacher's own int8 copy: mostly agrees
 
 
 def test_preference_chain_redacts_versions_trains_registers_and_gates(chain, small_catalog):
