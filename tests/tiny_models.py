@@ -1,9 +1,22 @@
 """Tiny models built from configs, for fast tests. Tokenizers come from the packaged models
-(offline), so the real loading code is exercised."""
+(offline), so the real loading code is exercised. Their weights come from a fixed seed: a session
+fixture is built in whichever pytest worker needs it first, after whatever tests ran there, and
+weights drawn from that worker's random state made a tiny model's quality change with the order."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+SEED = 0
+
+
+def _seeded(build):
+    """`build()` under a fixed torch seed, leaving the caller's random state as it was."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        return build()
 
 
 def build_tiny_encoder(out_dir: Path, hidden: int = 64, layers: int = 2) -> Path:
@@ -14,7 +27,7 @@ def build_tiny_encoder(out_dir: Path, hidden: int = 64, layers: int = 2) -> Path
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder().path)
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=hidden, num_hidden_layers=layers,
                         num_attention_heads=2, intermediate_size=hidden * 2, max_position_embeddings=128)
-    BertModel(config).save_pretrained(out_dir)
+    _seeded(lambda: BertModel(config)).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
 
@@ -39,7 +52,7 @@ def build_tiny_llm(out_dir: Path, hidden: int = 32, layers: int = 2, vocab_size:
                          num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1,
                          max_position_embeddings=512, bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    LlamaForCausalLM(config).save_pretrained(out_dir)
+    _seeded(lambda: LlamaForCausalLM(config)).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
 
