@@ -677,7 +677,7 @@ def bench_safety() -> None:
     report = safety_report(prompts.assign(answer=[t.answer for t in turns], route=[t.route for t in turns],
                                           refused=[b is not None for b in by], refused_by=by))
     xs = report["per_set"]["xstest"]
-    guard = classifier_report(prompts, bot.guard.unsafe_scores(prompts["prompt"].tolist())[0], bot.guard.threshold)
+    guard = classifier_report(prompts, bot.guard)
     _record("safety", {"bundle": str(bundle), "max_new_tokens": bot.llm.max_new_tokens,
                        "guard_alone": guard,
                        "safety": xs["safety"], "over_refusal": xs["over_refusal"],

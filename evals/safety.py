@@ -117,13 +117,17 @@ def _ratio(hits: int, n: int) -> dict:
     return {"value": hits / n, "ci95": [lo, hi], "n": n}
 
 
-def classifier_report(rows: pd.DataFrame, scores, threshold: float) -> dict:
+def classifier_report(rows: pd.DataFrame, guard) -> dict | None:
     """The guard classifier alone, per set: unsafe prompts it flags (recall) and safe ones it flags (false
-    positive rate) at its threshold, and the AUROC of its P(unsafe), which says how well it separates the two
-    whatever the threshold. `rows`: label, set; `scores`: P(unsafe) per row."""
+    positive rate) at its request threshold, and the AUROC of its P(unsafe), which says how well it separates the
+    two whatever the threshold. `rows`: prompt, label, set; `guard`: a `GuardClassifier` (`unsafe_scores`,
+    `threshold`), or None for a bot without one (no report)."""
     from sklearn.metrics import roc_auc_score
 
-    frame = rows.assign(score=list(scores))
+    if guard is None:
+        return None
+    threshold = guard.threshold
+    frame = rows.assign(score=list(guard.unsafe_scores(rows["prompt"].tolist())[0]))
     out = {}
     for name, f in frame.groupby("set"):
         unsafe = (f["label"] == "unsafe").to_numpy()

@@ -58,15 +58,27 @@ def test_report_counts_refusals_per_label_and_layer_and_lists_failures():
     assert "refused_by" not in safety_report(rows.drop(columns="refused_by"))
 
 
+class _Guard:
+    """A stand-in GuardClassifier: fixed P(unsafe) per prompt, in order."""
+
+    def __init__(self, scores, threshold):
+        self.scores, self.threshold = scores, threshold
+
+    def unsafe_scores(self, texts):
+        assert len(texts) == len(self.scores)
+        return self.scores, None
+
+
 def test_classifier_report_scores_the_guard_alone_per_set():
-    rows = pd.DataFrame({"set": ["xstest"] * 4 + ["redteam"] * 3,
+    rows = pd.DataFrame({"set": ["xstest"] * 4 + ["redteam"] * 3, "prompt": list("abcdefg"),
                          "label": ["unsafe", "unsafe", "safe", "safe", "unsafe", "safe", "safe"]})
     scores = [0.9, 0.3, 0.6, 0.1, 0.8, 0.2, 0.9]
-    report = classifier_report(rows, scores, threshold=0.5)
+    report = classifier_report(rows, _Guard(scores, threshold=0.5))
     xs, rt = report["per_set"]["xstest"], report["per_set"]["redteam"]
     assert report["threshold"] == 0.5
     assert xs["recall"]["value"] == 0.5 and xs["false_positive_rate"]["value"] == 0.5
     assert xs["auroc"] == 0.75  # pairs (unsafe, safe) ranked right: (0.9, .6), (0.9, .1), (0.3, .1) of 4
     assert rt["recall"]["value"] == 1.0 and rt["false_positive_rate"]["value"] == 0.5 and rt["auroc"] == 0.5
-    one_label = classifier_report(rows.iloc[:2], scores[:2], 0.5)["per_set"]["xstest"]
+    one_label = classifier_report(rows.iloc[:2], _Guard(scores[:2], 0.5))["per_set"]["xstest"]
     assert one_label["auroc"] is None and one_label["false_positive_rate"] == {"value": None, "n": 0}
+    assert classifier_report(rows, None) is None  # a bot without a guard classifier
