@@ -237,9 +237,9 @@ def bench_llm(student_layers: int = 15, n_train: int = 1440, n_heldout: int = 24
 
 
 def _clinc_dp_data(intents: int = 20, per_intent: int = 100, pairs_per_intent: int = 10):
-    """Public data for the DP embedder: CLINC150 train utterances of `intents` intents, paraphrase pairs from
-    their `test` utterances, and the recall@5 that learning the intents alone reaches on those pairs."""
-    from evals.retrieval import intent_ceiling, paraphrase_pairs
+    """Public data for the DP embedder: CLINC150 train utterances of `intents` intents, and paraphrase pairs
+    from their `test` utterances."""
+    from evals.retrieval import paraphrase_task
 
     clinc = json.loads(reference_file(CLINC).read_text())
     chosen = sorted({y for _, y in clinc["train"] if y != "oos"})[:: 150 // intents][:intents]
@@ -250,77 +250,95 @@ def _clinc_dp_data(intents: int = 20, per_intent: int = 100, pairs_per_intent: i
             by_intent.setdefault(y, []).append(t)
     train = [(t, y) for y, texts in sorted(by_intent.items()) for t in texts[:per_intent]]
     test_texts, test_labels = zip(*[(t, y) for t, y in clinc["test"] if y in keep])
-    pairs = paraphrase_pairs(list(test_texts), list(test_labels), pairs_per_intent)
-    return ([t for t, _ in train], [y for _, y in train], pairs,
-            intent_ceiling(pairs, list(test_texts), list(test_labels), k=5))
+    return ([t for t, _ in train], [y for _, y in train],
+            {"heldout": paraphrase_task(list(test_texts), list(test_labels), pairs_per_intent)})
 
 
-def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_intent: int = 10):
-    """The pipeline's own data, as `make run` left it: the intent train split, pairs from its test split (and
-    their intents-alone recall@5, as for CLINC150)."""
-    from evals.retrieval import intent_ceiling, paraphrase_pairs
+def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_intent: int = 10,
+                      real_pairs_per_intent: int = 15):
+    """The pipeline's own data, as `make run` left it: the intent train split, pairs from its test split (what
+    `embedder_gate` judges), and pairs of real wording: CLINC150 `test` utterances of the catalog's intents (the
+    intent gate's real slice, in scope only), which training never sees."""
+    from evals.intent_slice import build_real_slice
+    from evals.retrieval import paraphrase_task
+    from training.catalog import OUT_OF_SCOPE
     from training.intent_dataset import load_split
+    from training.real_data import load_intent_map
 
     if not (data_dir / "train.parquet").exists():
         raise SystemExit(f"{data_dir} has no dataset: run `make run` first (the dp benchmark uses its data)")
     train, test = load_split(data_dir, "train"), load_split(data_dir, "test")
-    pairs = paraphrase_pairs(test["text"].tolist(), test["intent"].tolist(), pairs_per_intent)
-    return (train["text"].tolist(), train["intent"].tolist(), pairs,
-            intent_ceiling(pairs, test["text"].tolist(), test["intent"].tolist(), k=5))
+    real = build_real_slice(reference_file(CLINC), sorted(set(train["intent"])),
+                            load_intent_map(ROOT / "configs" / "clinc150_map.yaml")).frame
+    real = real[real["intent"] != OUT_OF_SCOPE]
+    return (train["text"].tolist(), train["intent"].tolist(),
+            {"heldout": paraphrase_task(test["text"].tolist(), test["intent"].tolist(), pairs_per_intent),
+             "real_wording": paraphrase_task(real["text"].tolist(), real["intent"].tolist(), real_pairs_per_intent)})
 
 
-def _dp_curve(texts, labels, pairs, epsilons, cfg_for, device: str = "cpu") -> dict:
+def _dp_curve(texts, labels, tasks: dict, epsilons, cfg_for, device: str = "cpu") -> dict:
+    """Per task: base, no DP and each epsilon's recall@1/@5 and MRR, and each epsilon's paired comparisons."""
     from evals.retrieval import compare_encoders, metrics_from_ranks, retrieval_ranks
     from training.base_models import resolve_encoder
     from training.dp_embedder import base_embedder
 
     base = base_embedder(resolve_encoder().path)
-    ranks = {"base": retrieval_ranks(lambda xs: base.encode(xs, normalize_embeddings=True), pairs)}
-    rows = {"base": {**{k: round(v, 4) for k, v in metrics_from_ranks(ranks["base"]).items()}, "epsilon": None}}
+    ranks = {"base": {t: retrieval_ranks(lambda xs: base.encode(xs, normalize_embeddings=True), task)
+                      for t, task in tasks.items()}}
+    rows = {t: {"base": {**{k: round(v, 4) for k, v in metrics_from_ranks(ranks["base"][t]).items()}, "epsilon": None}}
+            for t in tasks}
     for eps in (None, *epsilons):
         name = "no_dp" if eps is None else f"dp_eps{eps:g}"
-        ranks[name], rows[name] = _dp_run(texts, labels, pairs, cfg_for(eps), device)
-        print(name, rows[name], flush=True)
+        ranks[name], run = _dp_run(texts, labels, tasks, cfg_for(eps), device)
+        for t in tasks:
+            rows[t][name] = {**{k: round(v, 4) for k, v in metrics_from_ranks(ranks[name][t]).items()}, **run}
+        print(name, {t: rows[t][name] for t in tasks}, flush=True)
     for eps in epsilons:
         name = f"dp_eps{eps:g}"
-        rows[name].update({k: round(v, 4) for k, v in compare_encoders(ranks[name], ranks["base"], ranks["no_dp"]).items()})
-    return rows
+        for t in tasks:
+            rows[t][name].update({k: round(v, 4) for k, v in
+                                  compare_encoders(ranks[name][t], ranks["base"][t], ranks["no_dp"][t]).items()})
+    return {t: {"pairs": len(task), "pool": len(task.pool), "models": rows[t]} for t, task in tasks.items()}
 
 
 def bench_dp(epsilons: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), device: str = "cpu") -> None:
     """Retrieval utility against epsilon with the pipeline's DP settings (`dp_embedder` defaults), on the
-    pipeline's own data (what `make run` left in data/intents) and on public CLINC150 data: base encoder, the
-    same fine-tune without DP, DP-SGD at each epsilon; recall@1/@5, MRR and the paired recall@5 gain over
-    the base with its 95% interval (the embedder_gate's figures)."""
+    pipeline's own data (what `make run` left in data/intents; scored on its test split and on real wording)
+    and on public CLINC150 data: base encoder, the same fine-tune without DP, DP-SGD at each epsilon;
+    recall@1/@5, MRR and the paired recall@5 gain over the base with its 95% interval (the embedder_gate's
+    figures)."""
     from training.dp_embedder import EmbedderTrainConfig
 
     results = {}
     for name, data in (("pipeline", _pipeline_dp_data), ("clinc150", _clinc_dp_data)):
-        texts, labels, pairs, ceiling = data()
-        results[name] = {"train_examples": len(texts), "heldout_pairs": len(pairs), "intent_ceiling_recall_at_5": ceiling,
-                         "models": _dp_curve(texts, labels, pairs, epsilons,
-                                             lambda eps: EmbedderTrainConfig(target_epsilon=eps), device)}
-    at8 = {n: r["models"]["dp_eps8"] for n, r in results.items()}
+        texts, labels, tasks = data()
+        results[name] = {"train_examples": len(texts),
+                         "scored_on": _dp_curve(texts, labels, tasks, epsilons,
+                                                lambda eps: EmbedderTrainConfig(target_epsilon=eps), device)}
+    at8 = {f"{n}/{t}": s["models"]["dp_eps8"] for n, r in results.items() for t, s in r["scored_on"].items()}
     _record("dp", {"settings": EmbedderTrainConfig().__dict__, "device": _device_name(device), "results": results,
                    "bar_met": {n: bool(m["recall_at_5_gap_to_no_dp"] <= 0.05 and m["recall_at_5_gain_vs_base_ci_low"] > 0)
                                for n, m in at8.items()},
-                   "bar": "at epsilon 8: recall@5 within 5 points of no DP, and above the base (95% interval)"},
+                   "bar": "at epsilon 8: recall@5 within 5 points of no DP, and above the base (95% interval)",
+                   "task": "each held-out pair's answer ranked among the held-out utterances of the other intents "
+                           "(evals.retrieval, task version 2)"},
             "" if device == "cpu" else f"--device {device}")
 
 
-def _dp_run(texts, labels, pairs, cfg, device: str) -> tuple[list[int], dict]:
-    """One fine-tune kept in memory only: the ranks of its answers on `pairs` and a summary of the run."""
-    from evals.retrieval import metrics_from_ranks, retrieval_ranks
+def _dp_run(texts, labels, tasks: dict, cfg, device: str) -> tuple[dict, dict]:
+    """One fine-tune kept in memory only: the ranks of its answers on each task, and a summary of the run."""
+    from evals.retrieval import retrieval_ranks
     from training.base_models import resolve_encoder
     from training.dp_embedder import train_embedder
 
     start = time.perf_counter()
     out = train_embedder(resolve_encoder().path, texts, labels, None, cfg, progress=False, device=device)
-    ranks = retrieval_ranks(lambda xs: out.model.encode(xs, normalize_embeddings=True), pairs)
-    return ranks, {**{k: round(v, 4) for k, v in metrics_from_ranks(ranks).items()},
-                   "epsilon": out.epsilon_spent and round(out.epsilon_spent, 3),
+    train_s = time.perf_counter() - start
+    ranks = {t: retrieval_ranks(lambda xs: out.model.encode(xs, normalize_embeddings=True), task)
+             for t, task in tasks.items()}
+    return ranks, {"epsilon": out.epsilon_spent and round(out.epsilon_spent, 3),
                    "noise_multiplier": out.noise_multiplier and round(out.noise_multiplier, 3), "steps": out.steps,
-                   "train_s": round(time.perf_counter() - start, 1)}
+                   "train_s": round(train_s, 1)}
 
 
 DP_TUNE_GRID = {"trainable_layers": (1, 2, -1), "learning_rate": (1e-3, 3e-3, 1e-2), "batch_size": (256, 1024),
@@ -340,9 +358,9 @@ def bench_dp_tune(device: str = "cpu", epsilon: float = 8.0, budget_s: float | N
     from training.dp_embedder import EmbedderTrainConfig, base_embedder
 
     began = time.perf_counter()
-    texts, labels, pairs, ceiling = _clinc_dp_data()
+    texts, labels, tasks = _clinc_dp_data()
     base = base_embedder(resolve_encoder().path)
-    base_ranks = retrieval_ranks(lambda xs: base.encode(xs, normalize_embeddings=True), pairs)
+    base_ranks = retrieval_ranks(lambda xs: base.encode(xs, normalize_embeddings=True), tasks["heldout"])
     no_dp: dict[tuple, tuple] = {}
     runs: list[dict] = []
 
@@ -354,11 +372,15 @@ def bench_dp_tune(device: str = "cpu", epsilon: float = 8.0, budget_s: float | N
         cfg = EmbedderTrainConfig(target_epsilon=epsilon, physical_batch_size=physical, **settings)
         ref_key = tuple(sorted((k, v) for k, v in settings.items() if k != "max_grad_norm"))
         if ref_key not in no_dp:  # clipping plays no part without DP
-            no_dp[ref_key] = _dp_run(texts, labels, pairs, dataclasses.replace(cfg, target_epsilon=None), device)
-        ranks, row = _dp_run(texts, labels, pairs, cfg, device)
-        row.update({k: round(v, 4) for k, v in compare_encoders(ranks, base_ranks, no_dp[ref_key][0]).items()})
-        runs.append({**settings, **row, "no_dp_recall_at_5": no_dp[ref_key][1]["recall_at_5"],
-                     "no_dp_mrr": no_dp[ref_key][1]["mrr"]})
+            no_dp[ref_key] = _dp_run(texts, labels, tasks, dataclasses.replace(cfg, target_epsilon=None),
+                                     device)[0]["heldout"]
+        ranks, row = _dp_run(texts, labels, tasks, cfg, device)
+        ranks = ranks["heldout"]
+        row.update({k: round(v, 4) for k, v in metrics_from_ranks(ranks).items()})
+        row.update({k: round(v, 4) for k, v in compare_encoders(ranks, base_ranks, no_dp[ref_key]).items()})
+        reference = metrics_from_ranks(no_dp[ref_key])
+        runs.append({**settings, **row, "no_dp_recall_at_5": round(reference["recall_at_5"], 4),
+                     "no_dp_mrr": round(reference["mrr"], 4)})
         print(json.dumps(runs[-1]), flush=True)
 
     skipped = 0
@@ -378,9 +400,8 @@ def bench_dp_tune(device: str = "cpu", epsilon: float = 8.0, budget_s: float | N
         for extra in ({"epochs": 5}, {"epochs": 20}, {"seed": 1}, {"seed": 2}):
             run_in_budget(**settings, **extra)
     base_row = {k: round(v, 4) for k, v in metrics_from_ranks(base_ranks).items()}
-    _record("dp_tune", {"data": "CLINC150 (public)", "train_examples": len(texts), "heldout_pairs": len(pairs),
+    _record("dp_tune", {"data": "CLINC150 (public)", "train_examples": len(texts), "heldout_pairs": len(tasks["heldout"]),
                         "epsilon": epsilon, "device": _device_name(device), "grid": DP_TUNE_GRID, "base": base_row,
-                        "intent_ceiling_recall_at_5": ceiling,
                         "fixed": {**{k: v for k, v in EmbedderTrainConfig().__dict__.items()
                                      if k not in (*DP_TUNE_GRID, "target_epsilon")}, "physical_batch_size": physical},
                         "complete": not skipped, "skipped_runs": skipped, "runs": runs},

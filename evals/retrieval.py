@@ -1,61 +1,73 @@
 """Paraphrase retrieval metrics for sentence embedders: recall@1, recall@5 and MRR.
 
-Held-out paraphrase pairs are two different utterances of the same intent. Each pair's first text
-is a query; the corpus is every pair's second text; a query's answer is its own pair's second text
-(other utterances of the same intent count as misses, so the task asks for more than the intent).
+Held-out paraphrase pairs are two different utterances of the same intent: two ways of making one request.
+Each pair's first text is a query and its second text the answer. The answer is ranked among the held-out
+utterances of every *other* intent (the pool); the query's intent's other utterances are left out of its
+candidates, because they are paraphrases of it too. Counting them as misses (as the first version of this
+metric did, with every pair's answer as the corpus) caps recall@5 at what an encoder of the intents alone
+reaches, min(5, m) / m on an intent with m pairs: nothing in the data makes a pair's own answer closer to its
+query than the intent's other utterances, so that version could not tell a good encoder from a perfect one.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 
-def paraphrase_pairs(texts: list[str], labels: list[str], per_label: int = 10, seed: int = 0) -> list[tuple[str, str]]:
-    """Up to `per_label` disjoint (a, b) pairs per label, deterministic for a seed."""
+@dataclass(frozen=True)
+class PairTask:
+    """Held-out paraphrase pairs and the pool their answers are ranked in."""
+    pairs: list[tuple[str, str]]
+    pair_labels: list[str]
+    pool: list[str]  # every held-out text, once
+    pool_labels: list[frozenset[str]]  # a text written for two intents carries both
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+
+def paraphrase_task(texts: list[str], labels: list[str], per_label: int = 10, seed: int = 0) -> PairTask:
+    """Up to `per_label` disjoint (a, b) pairs per label, deterministic for a seed, over a pool of every text."""
     by_label: dict[str, list[str]] = {}
+    owners: dict[str, set[str]] = {}
     for t, y in zip(texts, labels):
         by_label.setdefault(y, []).append(t)
+        owners.setdefault(t, set()).add(y)
     rng = random.Random(seed)
-    pairs = []
+    pairs, pair_labels = [], []
     for label in sorted(by_label):
         items = sorted(set(by_label[label]))
         rng.shuffle(items)
-        pairs += [(items[i], items[i + 1]) for i in range(0, min(len(items) - 1, 2 * per_label), 2)]
-    return pairs
+        for i in range(0, min(len(items) - 1, 2 * per_label), 2):
+            pairs.append((items[i], items[i + 1]))
+            pair_labels.append(label)
+    pool = sorted(owners)
+    return PairTask(pairs, pair_labels, pool, [frozenset(owners[t]) for t in pool])
 
 
-def intent_ceiling(pairs: list[tuple[str, str]], texts: list[str], labels: list[str], k: int = 5) -> float:
-    """Recall@k of an encoder that ranks every answer of the query's own intent above all others, in random
-    order within the intent: on an intent with m pairs it scores min(k, m) / m. What learning the intents alone
-    can reach; the pair's own answer is not closer to its query than the intent's other answers by design."""
-    from collections import Counter, defaultdict
-
-    intents = defaultdict(set)  # a text written for two intents belongs to the one its pair shares
-    for text, label in zip(texts, labels):
-        intents[text].add(label)
-    per_intent = Counter(min(intents[a] & intents[b]) for a, b in pairs)
-    return sum(min(k, m) for m in per_intent.values()) / len(pairs)
-
-
-def retrieval_ranks(embed, pairs: list[tuple[str, str]]):
-    """Rank of each query's answer among all answers (1 = first), by cosine similarity.
-    `embed(list[str]) -> (n, d) L2-normalised array`."""
+def retrieval_ranks(embed, task: PairTask):
+    """Rank of each query's answer (1 = first) among the answer and the pool's utterances of other intents, by
+    cosine similarity. `embed(list[str]) -> (n, d) L2-normalised array`."""
     import numpy as np
 
-    if len(pairs) < 2:
+    if len(task) < 2:
         raise ValueError("need at least two paraphrase pairs")
-    queries = np.asarray(embed([a for a, _ in pairs]), dtype=np.float32)
-    corpus = np.asarray(embed([b for _, b in pairs]), dtype=np.float32)
-    scores = queries @ corpus.T
-    # ties counted against the answer: 1 + how many other corpus items score at least as high (a
-    # collapsed encoder that scores everything alike must not rank every answer first)
-    right = scores[np.arange(len(pairs)), np.arange(len(pairs))]
-    return (scores >= right[:, None]).sum(axis=1)
+    queries = np.asarray(embed([a for a, _ in task.pairs]), dtype=np.float32)
+    answers = np.asarray(embed([b for _, b in task.pairs]), dtype=np.float32)
+    pool = np.asarray(embed(task.pool), dtype=np.float32)
+    right = (queries * answers).sum(axis=1)
+    others = queries @ pool.T
+    candidate = np.array([[label not in owners for owners in task.pool_labels] for label in task.pair_labels])
+    if not candidate.any(axis=1).all():
+        raise ValueError("every pair needs utterances of another intent to be ranked against")
+    # ties counted against the answer: a collapsed encoder that scores everything alike must not rank it first
+    return 1 + ((others >= right[:, None]) & candidate).sum(axis=1)
 
 
-def retrieval_metrics(embed, pairs: list[tuple[str, str]], ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
+def retrieval_metrics(embed, task: PairTask, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
     """Recall@k and MRR of `retrieval_ranks`."""
-    return metrics_from_ranks(retrieval_ranks(embed, pairs), ks)
+    return metrics_from_ranks(retrieval_ranks(embed, task), ks)
 
 
 def metrics_from_ranks(ranks, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:

@@ -55,7 +55,7 @@ def test_dp_embedder_reserves_in_the_ledger_registers_guarantees_and_respects_th
     assert set(evaluation) == {"base", "no_dp", "dp_eps2.0", "dp_eps8.0"}
     assert all(0.0 <= m["mrr"] <= 1.0 for m in evaluation.values())
     assert {"comparison", "utility_vs_epsilon"} <= set(meta[AssetKey("embedder_eval")])
-    assert 0.0 < meta[AssetKey("embedder_eval")]["intent_ceiling_recall_at_5"].value <= 1.0
+    assert meta[AssetKey("embedder_eval")]["pool"].value > meta[AssetKey("embedder_eval")]["pairs"].value > 0
     assert "ledger" in meta[AssetKey("dp_embedder")]
     gate = next(e for e in first.get_asset_check_evaluations() if e.check_name == "embedder_gate")
     assert gate.passed and alias_version(client, "convbot-dp-embedder", CHALLENGER) is not None
