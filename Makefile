@@ -25,6 +25,7 @@ export CONVBOT_STATE := $(abspath $(STATE))
 # Nothing loads weights or datasets from a hub at run time.
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
+export HF_EVALUATE_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false

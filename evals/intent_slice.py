@@ -68,20 +68,21 @@ def _auroc_ci(y: np.ndarray, score: np.ndarray, rounds: int = 500, seed: int = 0
     return point, float(lo), float(hi)
 
 
-def score_slice(decisions: list[str], in_scope_score: np.ndarray, gold: list[str]) -> dict[str, float]:
+def score_slice(decisions: list[str], in_scope_score: np.ndarray | None, gold: list[str]) -> dict[str, float]:
     """In-scope accuracy, out-of-scope recall and precision (Wilson 95% intervals) at the decisions given, and
     the threshold-free trade-off: AUROC of in-scope vs out-of-scope by the score the decisions threshold
-    (`IntentPredictor.assess`: the best in-scope probability, or the novelty score)."""
+    (`IntentPredictor.assess`: the best in-scope probability, or the novelty score; None: no AUROC)."""
     decisions, gold = np.asarray(decisions), np.asarray(gold)
     inscope = gold != OUT_OF_SCOPE
     said_oos = decisions == OUT_OF_SCOPE
     acc = _ratio(int((decisions[inscope] == gold[inscope]).sum()), int(inscope.sum()))
     rec = _ratio(int(said_oos[~inscope].sum()), int((~inscope).sum()))
     prec = _ratio(int((said_oos & ~inscope).sum()), int(said_oos.sum()))
-    auroc = _auroc_ci(inscope, np.asarray(in_scope_score, dtype=np.float64))
+    figures = [("in_scope_accuracy", acc), ("oos_recall", rec), ("oos_precision", prec)]
+    if in_scope_score is not None:
+        figures.append(("auroc", _auroc_ci(inscope, np.asarray(in_scope_score, dtype=np.float64))))
     out = {}
-    for name, (value, lo, hi) in (("in_scope_accuracy", acc), ("oos_recall", rec), ("oos_precision", prec),
-                                  ("auroc", auroc)):
+    for name, (value, lo, hi) in figures:
         out.update({name: value, f"{name}_ci95_low": lo, f"{name}_ci95_high": hi})
     out.update({"n_in_scope": float(inscope.sum()), "n_oos": float((~inscope).sum())})
     return out
