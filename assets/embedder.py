@@ -21,6 +21,7 @@ from evals.retrieval import PairTask, compare_encoders, metrics_from_ranks, para
 from pipelines.resources import MlflowResource, ModelStoreResource
 from training.dp_embedder import EMBEDDER_INFO, EmbedderTrainConfig, base_embedder, load_embedder, train_embedder
 from training.fileio import stable_hash
+from training.catalog import OUT_OF_SCOPE
 from training.intent_dataset import load_split
 from training.privacy_ledger import TAGS, PrivacyLedger, data_fingerprint
 
@@ -31,6 +32,7 @@ GROUP = "embedder"
 EXPERIMENT = "dp_embedder"
 CACHE_TAG = "convbot.cache_key"
 RETRIEVAL_TASK_VERSION = 2  # 2: answers ranked among other intents' utterances (1: among every pair's answer)
+TASK_TAG = "convbot.retrieval_task"
 _EMB = EmbedderTrainConfig()
 
 
@@ -57,9 +59,15 @@ def _train_cfg(config: DpEmbedderConfig, epsilon: float | None) -> EmbedderTrain
 
 
 def _heldout_task(intent_dataset: dict, per_intent: int) -> PairTask:
-    """Paraphrase pairs from the test split, each answer ranked among the test split's other intents."""
+    """Paraphrase pairs from the test split, each answer ranked among the test split's other intents (its
+    out-of-scope rows among them, as candidates only)."""
     test = load_split(intent_dataset["path"], "test")
-    return paraphrase_task(test["text"].tolist(), test["intent"].tolist(), per_intent)
+    return paraphrase_task(test["text"].tolist(), test["intent"].tolist(), per_intent,
+                           unpaired=frozenset({OUT_OF_SCOPE}))
+
+
+def _task_id(task: PairTask) -> str:
+    return f"v{RETRIEVAL_TASK_VERSION}-{task.fingerprint()}"
 
 
 def _encode(model):
@@ -167,22 +175,23 @@ def _no_dp_reference(context, config: DpEmbedderConfig, intent_dataset: dict, ba
     dropped; only its metrics are kept (a model trained on private data without DP never reaches a disk)."""
     import mlflow as mlf
 
-    # RETRIEVAL_TASK_VERSION: the ranks are kept, so a change in how they are scored needs a new reference
+    # the ranks are kept, so a change in the pairs, their pool or how they are scored needs a new reference
+    task = _heldout_task(intent_dataset, config.pairs_per_intent)
     key = stable_hash(["no_dp_reference", fingerprint, base_encoder["checksum"], _train_cfg(config, None).__dict__,
-                       intent_dataset["content_sha256"], config.pairs_per_intent, RETRIEVAL_TASK_VERSION])
+                       intent_dataset["content_sha256"], _task_id(task)])
     run_id = mlflow.find_finished_run(EXPERIMENT, {CACHE_TAG: key})
     if run_id is not None:
         return mlflow.load_logged_dict(run_id, "retrieval.json")
     context.log.info("training the non-private reference in memory (never saved)")
     out = train_embedder(base_encoder["path"], texts, labels, None, _train_cfg(config, None))
-    ranks = retrieval_ranks(_encode(out.model), _heldout_task(intent_dataset, config.pairs_per_intent)).tolist()
+    ranks = retrieval_ranks(_encode(out.model), task).tolist()
     metrics = metrics_from_ranks(ranks)
     tags = {CACHE_TAG: key, "convbot.kind": "no_dp_reference", "convbot.data_version": intent_dataset["data_version"]}
     with mlflow.start_run(EXPERIMENT, f"no-dp-reference-{intent_dataset['data_version'][:8]}", tags):
         mlf.log_params({"dp": False, "kept": "metrics only", "data_fingerprint": fingerprint})
         mlf.log_metrics({f"heldout_{k}": float(v) for k, v in metrics.items()})
-        mlf.log_dict({**metrics, "ranks": ranks, "task_version": RETRIEVAL_TASK_VERSION}, "retrieval.json")
-    return {**metrics, "ranks": ranks, "task_version": RETRIEVAL_TASK_VERSION}
+        mlf.log_dict({**metrics, "ranks": ranks, "task": _task_id(task)}, "retrieval.json")
+    return {**metrics, "ranks": ranks, "task": _task_id(task)}
 
 
 @asset(group_name=GROUP, compute_kind="sentence-transformers", code_version="4")
@@ -192,9 +201,10 @@ def embedder_eval(context: AssetExecutionContext, dp_embedder: dict, intent_data
     import mlflow as mlf
 
     pairs = _heldout_task(intent_dataset, dp_embedder["pairs_per_intent"])
-    if dp_embedder["no_dp_metrics"].get("task_version") != RETRIEVAL_TASK_VERSION:
-        raise ValueError("dp_embedder's non-private reference was scored by an older retrieval task; materialize "
-                         "dp_embedder again (its DP models are reused: nothing is retrained or spent)")
+    if dp_embedder["no_dp_metrics"].get("task") != _task_id(pairs):
+        raise ValueError("dp_embedder's non-private reference was scored on other pairs than intent_dataset's test "
+                         "split gives now (or by an older retrieval task); materialize dp_embedder again (its DP "
+                         "models are reused: nothing is retrained or spent)")
     ranks = {"base": retrieval_ranks(_encode(base_embedder(dp_embedder["base_encoder"])), pairs),
              "no_dp": dp_embedder["no_dp_metrics"]["ranks"]}
     ranks.update({f"dp_eps{eps}": retrieval_ranks(_encode(load_embedder(m["model_dir"])), pairs)
@@ -215,7 +225,8 @@ def embedder_eval(context: AssetExecutionContext, dp_embedder: dict, intent_data
                 mlf.log_metrics({f"heldout_no_dp_{k}": float(v) for k, v in rows["no_dp"].items()})
                 mlf.log_metrics({f"heldout_base_{k}": float(v) for k, v in rows["base"].items()})
                 mlf.log_metrics({f"heldout_{k}": float(v) for k, v in comparisons[eps].items()})
-                mlf.log_metrics({"heldout_pairs": len(pairs), "heldout_pool": len(pairs.pool)})
+                mlf.log_metric("heldout_pool", len(pairs.pool))
+                mlf.set_tag(TASK_TAG, _task_id(pairs))  # which task the heldout_* metrics of this run measure
                 mlf.log_artifact(str(chart), "plots")
                 mlf.log_artifact(str(curve), "plots")
         chart_meta, curve_meta = image(chart, "retrieval"), image(curve, "utility against epsilon")

@@ -257,8 +257,8 @@ def _clinc_dp_data(intents: int = 20, per_intent: int = 100, pairs_per_intent: i
 def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_intent: int = 10,
                       real_pairs_per_intent: int = 15):
     """The pipeline's own data, as `make run` left it: the intent train split, pairs from its test split (what
-    `embedder_gate` judges), and pairs of real wording: CLINC150 `test` utterances of the catalog's intents (the
-    intent gate's real slice, in scope only), which training never sees."""
+    `embedder_gate` judges), and pairs of real wording: CLINC150 `test` utterances of the catalog's intents, with
+    its out-of-scope test rows as candidates only (the intent gate's real slice), which training never sees."""
     from evals.intent_slice import build_real_slice
     from evals.retrieval import paraphrase_task
     from training.catalog import OUT_OF_SCOPE
@@ -270,10 +270,12 @@ def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_inte
     train, test = load_split(data_dir, "train"), load_split(data_dir, "test")
     real = build_real_slice(reference_file(CLINC), sorted(set(train["intent"])),
                             load_intent_map(ROOT / "configs" / "clinc150_map.yaml")).frame
-    real = real[real["intent"] != OUT_OF_SCOPE]
+    unpaired = frozenset({OUT_OF_SCOPE})  # as embedder_eval: two off-topic requests are not paraphrases
     return (train["text"].tolist(), train["intent"].tolist(),
-            {"heldout": paraphrase_task(test["text"].tolist(), test["intent"].tolist(), pairs_per_intent),
-             "real_wording": paraphrase_task(real["text"].tolist(), real["intent"].tolist(), real_pairs_per_intent)})
+            {"heldout": paraphrase_task(test["text"].tolist(), test["intent"].tolist(), pairs_per_intent,
+                                        unpaired=unpaired),
+             "real_wording": paraphrase_task(real["text"].tolist(), real["intent"].tolist(), real_pairs_per_intent,
+                                             unpaired=unpaired)})
 
 
 def _dp_curve(texts, labels, tasks: dict, epsilons, cfg_for, device: str = "cpu") -> dict:
@@ -298,7 +300,8 @@ def _dp_curve(texts, labels, tasks: dict, epsilons, cfg_for, device: str = "cpu"
         for t in tasks:
             rows[t][name].update({k: round(v, 4) for k, v in
                                   compare_encoders(ranks[name][t], ranks["base"][t], ranks["no_dp"][t]).items()})
-    return {t: {"pairs": len(task), "pool": len(task.pool), "models": rows[t]} for t, task in tasks.items()}
+    return {t: {"pairs": len(task), "pool": len(task.pool), "task": task.fingerprint(), "models": rows[t]}
+            for t, task in tasks.items()}
 
 
 def bench_dp(epsilons: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), device: str = "cpu") -> None:
@@ -320,8 +323,8 @@ def bench_dp(epsilons: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), device: str = "
                    "bar_met": {n: bool(m["recall_at_5_gap_to_no_dp"] <= 0.05 and m["recall_at_5_gain_vs_base_ci_low"] > 0)
                                for n, m in at8.items()},
                    "bar": "at epsilon 8: recall@5 within 5 points of no DP, and above the base (95% interval)",
-                   "task": "each held-out pair's answer ranked among the held-out utterances of the other intents "
-                           "(evals.retrieval, task version 2)"},
+                   "task": "each held-out pair's answer ranked among the held-out utterances of the other intents, "
+                           "out-of-scope rows as candidates only (evals.retrieval.paraphrase_task, version 2)"},
             "" if device == "cpu" else f"--device {device}")
 
 
@@ -361,7 +364,7 @@ def bench_dp_tune(device: str = "cpu", epsilon: float = 8.0, budget_s: float | N
     texts, labels, tasks = _clinc_dp_data()
     base = base_embedder(resolve_encoder().path)
     base_ranks = retrieval_ranks(lambda xs: base.encode(xs, normalize_embeddings=True), tasks["heldout"])
-    no_dp: dict[tuple, tuple] = {}
+    no_dp: dict[tuple, object] = {}  # the same fine-tune without DP: its ranks
     runs: list[dict] = []
 
     # the split into physical batches changes no result (Opacus and gradient accumulation give the same logical
@@ -401,6 +404,7 @@ def bench_dp_tune(device: str = "cpu", epsilon: float = 8.0, budget_s: float | N
             run_in_budget(**settings, **extra)
     base_row = {k: round(v, 4) for k, v in metrics_from_ranks(base_ranks).items()}
     _record("dp_tune", {"data": "CLINC150 (public)", "train_examples": len(texts), "heldout_pairs": len(tasks["heldout"]),
+                        "pool": len(tasks["heldout"].pool), "task": tasks["heldout"].fingerprint(),
                         "epsilon": epsilon, "device": _device_name(device), "grid": DP_TUNE_GRID, "base": base_row,
                         "fixed": {**{k: v for k, v in EmbedderTrainConfig().__dict__.items()
                                      if k not in (*DP_TUNE_GRID, "target_epsilon")}, "physical_batch_size": physical},

@@ -64,10 +64,11 @@ def test_a_delta_that_allows_leaking_a_record_is_refused(tiny_encoder, tmp_path)
     assert not (tmp_path / "x").exists()
 
 
-def _task(pairs, labels, pool):
+def _task(pairs, pool):
     from evals.retrieval import PairTask
 
-    return PairTask(pairs, labels, sorted(pool), [frozenset(pool[t]) for t in sorted(pool)])
+    return PairTask(tuple(pairs), tuple(frozenset(pool[a] | pool[b]) for a, b in pairs), tuple(sorted(pool)),
+                    tuple(frozenset(pool[t]) for t in sorted(pool)))
 
 
 def _axis_embed(vectors):
@@ -76,7 +77,7 @@ def _axis_embed(vectors):
 
 def test_retrieval_ranks_each_answer_among_the_other_intents_utterances():
     pool = {"a1": {"a"}, "a2": {"a"}, "a3": {"a"}, "b1": {"b"}, "b2": {"b"}, "c1": {"c"}, "c2": {"c"}}
-    task = _task([("a1", "a2"), ("b1", "b2"), ("c1", "c2")], ["a", "b", "c"], pool)
+    task = _task([("a1", "a2"), ("b1", "b2"), ("c1", "c2")], pool)
     axis = {"a": [1, 0, 0], "b": [0, 1, 0], "c": [0, 0, 1]}
     # a3 is as close to a1 as a2 is: another paraphrase of the same request, not a miss
     perfect = retrieval_metrics(_axis_embed({t: axis[t[0]] for t in pool}), task)
@@ -88,14 +89,40 @@ def test_retrieval_ranks_each_answer_among_the_other_intents_utterances():
     # a collapsed encoder ranks every answer behind every utterance of the other intents (4, 5 and 5), not first
     constant = retrieval_ranks(lambda xs: np.ones((len(xs), 3)) / np.sqrt(3), task)
     assert constant.tolist() == [5, 6, 6]
-    assert retrieval_metrics(lambda xs: np.ones((len(xs), 3)) / np.sqrt(3), task)["recall_at_1"] == 0.0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_collapsed_encoder_of_real_width_never_ranks_an_answer_first(seed):
+    # 384 dimensions, as MiniLM: the answer's score and its candidates' must come from one computation, or
+    # rounding breaks the ties in the answer's favour now and then
+    texts, labels = _data()
+    task = paraphrase_task(texts, labels, per_label=5)
+    v = np.random.default_rng(seed).normal(size=384).astype(np.float32)
+    v /= np.linalg.norm(v)
+    ranks = retrieval_ranks(lambda xs: np.tile(v, (len(xs), 1)), task)
+    assert (ranks == 1 + 3 * 48).all()  # behind every utterance of the three other intents
 
 
 def test_a_text_written_for_two_intents_is_no_candidate_for_either():
-    pool = {"a1": {"a"}, "a2": {"a"}, "ab": {"a", "b"}, "b1": {"b"}, "b2": {"b"}}
-    task = _task([("a1", "a2"), ("b1", "b2")], ["a", "b"], pool)
-    vectors = {"a1": [1, 0], "a2": [0.8, 0.6], "ab": [1, 0], "b1": [0, 1], "b2": [0.6, 0.8]}
-    assert retrieval_ranks(_axis_embed(vectors), task).tolist() == [1, 1]
+    two = {"a1": {"a"}, "a2": {"a"}, "ab": {"a", "b"}, "b1": {"b"}, "b2": {"b"}}
+    vectors = {"a1": [1, 0, 0], "a2": [0.6, 0, 0.8], "ab": [0.707, 0.707, 0], "b1": [0, 1, 0], "b2": [0, 0.6, 0.8]}
+    # "ab" is closer to both queries than their answers are, but it is a paraphrase of both
+    assert retrieval_ranks(_axis_embed(vectors), _task([("a1", "a2"), ("b1", "b2")], two)).tolist() == [1, 1]
+    # written for a alone, it is a miss for b's query
+    one = {**two, "ab": {"a"}}
+    assert retrieval_ranks(_axis_embed(vectors), _task([("a1", "a2"), ("b1", "b2")], one)).tolist() == [1, 2]
+
+
+def test_out_of_scope_rows_make_no_pair_and_are_candidates_for_every_pair():
+    texts, labels = _data()
+    off_topic = ["tell me a joke", "what is the meaning of life", "sing me a song", "who won the game"]
+    task = paraphrase_task(texts + off_topic, labels + ["out_of_scope"] * 4, per_label=5,
+                           unpaired=frozenset({"out_of_scope"}))
+    assert len(task) == 4 * 5 and not any(t in off_topic for pair in task.pairs for t in pair)
+    assert set(off_topic) <= set(task.pool)
+    # an encoder that scores everything alike ranks each answer behind the off-topic requests too
+    ranks = retrieval_ranks(lambda xs: np.ones((len(xs), 2)) / np.sqrt(2), task)
+    assert (ranks == 1 + 4 + 3 * 48).all()
 
 
 def test_paraphrase_task_pairs_are_disjoint_within_an_intent_over_a_pool_of_every_text():
@@ -105,7 +132,7 @@ def test_paraphrase_task_pairs_are_disjoint_within_an_intent_over_a_pool_of_ever
     flat = [t for p in task.pairs for t in p]
     assert len(flat) == len(set(flat))
     label_of = dict(zip(texts, labels))
-    assert all(label_of[a] == label_of[b] == y for (a, b), y in zip(task.pairs, task.pair_labels))
+    assert all({label_of[a]} == {label_of[b]} == y for (a, b), y in zip(task.pairs, task.pair_labels))
     assert sorted(task.pool) == sorted(set(texts))
     assert all(owners == {label_of[t]} for t, owners in zip(task.pool, task.pool_labels))
     assert paraphrase_task(texts, labels, per_label=5) == task  # deterministic for a seed

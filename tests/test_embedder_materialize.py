@@ -11,8 +11,10 @@ from dagster import AssetCheckSeverity, AssetKey, RunConfig, materialize
 from assets.embedder import DpEmbedderConfig
 from assets.intent import IntentCatalogConfig, SyntheticIntentsConfig
 from assets.gates import GateConfig
+from evals.retrieval import paraphrase_task
 from pipelines.definitions import all_assets, all_checks
 from serving.registry import CHALLENGER, alias_version, read_verdict
+from training.intent_dataset import load_split
 from training.privacy_ledger import TAGS, PrivacyLedger
 
 SELECTION = ["intent_catalog", "base_llm", "base_encoder", "synthetic_intents", "intent_dataset",
@@ -55,7 +57,11 @@ def test_dp_embedder_reserves_in_the_ledger_registers_guarantees_and_respects_th
     assert set(evaluation) == {"base", "no_dp", "dp_eps2.0", "dp_eps8.0"}
     assert all(0.0 <= m["mrr"] <= 1.0 for m in evaluation.values())
     assert {"comparison", "utility_vs_epsilon"} <= set(meta[AssetKey("embedder_eval")])
-    assert meta[AssetKey("embedder_eval")]["pool"].value > meta[AssetKey("embedder_eval")]["pairs"].value > 0
+    # every held-out utterance is in the pool the answers are ranked in; out-of-scope rows make no pair
+    test = load_split(first.output_for_node("intent_dataset")["path"], "test")
+    assert meta[AssetKey("embedder_eval")]["pool"].value == test["text"].nunique()
+    assert meta[AssetKey("embedder_eval")]["pairs"].value == len(paraphrase_task(
+        test["text"].tolist(), test["intent"].tolist(), 10, unpaired=frozenset({"out_of_scope"})))
     assert "ledger" in meta[AssetKey("dp_embedder")]
     gate = next(e for e in first.get_asset_check_evaluations() if e.check_name == "embedder_gate")
     assert gate.passed and alias_version(client, "convbot-dp-embedder", CHALLENGER) is not None

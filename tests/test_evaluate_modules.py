@@ -20,12 +20,14 @@ def test_retrieval_module_scores_rankings_as_the_embedder_gate_scores_ranks():
     texts = [f"{y}{i}" for y in "abcd" for i in range(6)]
     vectors = {t: rng.normal(size=4) for t in texts}
     embed = lambda xs: np.stack([vectors[x] / np.linalg.norm(vectors[x]) for x in xs])  # noqa: E731
-    task = PairTask([(f"{y}0", f"{y}1") for y in "abcd"] + [(f"{y}2", f"{y}3") for y in "abcd"], list("abcdabcd"),
-                    texts, [frozenset(t[0]) for t in texts])
-    # each query's ranking: its answer and the other intents' utterances, best first
+    task = PairTask(tuple((f"{y}{i}", f"{y}{i + 1}") for i in (0, 2) for y in "abcd"),
+                    tuple(frozenset(y) for _ in (0, 2) for y in "abcd"), tuple(texts),
+                    tuple(frozenset(t[0]) for t in texts))
+    # each query's ranking: the other intents' utterances and its answer, best first; the answer goes last among
+    # equal scores, as the gate counts ties
     rankings = []
-    for (a, b), y in zip(task.pairs, task.pair_labels):
-        candidates = [b] + [t for t in texts if t[0] != y]
+    for (a, b), labels in zip(task.pairs, task.pair_labels):
+        candidates = [t for t in texts if t[0] not in labels] + [b]
         scores = embed([a])[0] @ embed(candidates).T
         rankings.append([candidates[i] for i in np.argsort(-scores, kind="stable")])
     module = _load("retrieval").compute(predictions=rankings, references=[b for _, b in task.pairs], ks=[1, 5])
@@ -66,3 +68,5 @@ def test_safety_module_is_the_safety_report():
     assert out["per_category"]["fraud"]["safety"]["value"] == pytest.approx(3 / 4)
     with pytest.raises(ValueError, match="'unsafe' or 'safe'"):
         _load("safety").compute(predictions=[True], references=["harmful"])
+    with pytest.raises(ValueError, match=r"both safe and unsafe prompts: \['weapons'\]"):
+        _load("safety").compute(predictions=[True, False], references=["unsafe", "safe"], categories=["weapons"] * 2)

@@ -7,8 +7,11 @@ Loaded by path, offline:
     >>> retrieval.compute(predictions=[["b2", "a2", "c2"], ["b2", "c2", "a2"]], references=["a2", "b2"], ks=[1, 2])
     {'recall_at_1': 0.5, 'recall_at_2': 1.0, 'mrr': 0.75, 'pairs': 2}
 
-The computation is `evals.retrieval.metrics_from_ranks`, the one `embedder_eval` and `embedder_gate` use;
-`evals.retrieval.retrieval_ranks` builds the ranks from a sentence encoder and a `PairTask`.
+The computation is `evals.retrieval.metrics_from_ranks`, the one `embedder_eval` reports;
+`evals.retrieval.retrieval_ranks` builds the ranks from a sentence encoder and a `PairTask`, and `embedder_gate`
+compares two encoders' ranks on the same queries (`evals.retrieval.compare_encoders`). The ranking is the
+caller's: `embedder_gate` puts an answer behind every candidate that scores as high (ties count against it), so
+a caller that wants the same figures orders ties that way.
 """
 
 import datasets
