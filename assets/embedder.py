@@ -20,8 +20,8 @@ from evals.plots import model_comparison_png, utility_vs_epsilon_png
 from evals.retrieval import PairTask, compare_encoders, metrics_from_ranks, paraphrase_task, retrieval_ranks
 from pipelines.resources import MlflowResource, ModelStoreResource
 from training.dp_embedder import EMBEDDER_INFO, EmbedderTrainConfig, base_embedder, load_embedder, train_embedder
-from training.fileio import stable_hash
 from training.catalog import OUT_OF_SCOPE
+from training.fileio import stable_hash
 from training.intent_dataset import load_split
 from training.privacy_ledger import TAGS, PrivacyLedger, data_fingerprint
 
