@@ -20,7 +20,6 @@ from evals.plots import model_comparison_png, utility_vs_epsilon_png
 from evals.retrieval import PairTask, compare_encoders, metrics_from_ranks, paraphrase_task, retrieval_ranks
 from pipelines.resources import MlflowResource, ModelStoreResource
 from training.dp_embedder import EMBEDDER_INFO, EmbedderTrainConfig, base_embedder, load_embedder, train_embedder
-from training.catalog import OUT_OF_SCOPE
 from training.fileio import stable_hash
 from training.intent_dataset import load_split
 from training.privacy_ledger import TAGS, PrivacyLedger, data_fingerprint
@@ -31,7 +30,6 @@ from .metadata import image
 GROUP = "embedder"
 EXPERIMENT = "dp_embedder"
 CACHE_TAG = "convbot.cache_key"
-RETRIEVAL_TASK_VERSION = 2  # 2: answers ranked among other intents' utterances (1: among every pair's answer)
 TASK_TAG = "convbot.retrieval_task"
 _EMB = EmbedderTrainConfig()
 
@@ -62,12 +60,7 @@ def _heldout_task(intent_dataset: dict, per_intent: int) -> PairTask:
     """Paraphrase pairs from the test split, each answer ranked among the test split's other intents (its
     out-of-scope rows among them, as candidates only)."""
     test = load_split(intent_dataset["path"], "test")
-    return paraphrase_task(test["text"].tolist(), test["intent"].tolist(), per_intent,
-                           unpaired=frozenset({OUT_OF_SCOPE}))
-
-
-def _task_id(task: PairTask) -> str:
-    return f"v{RETRIEVAL_TASK_VERSION}-{task.fingerprint()}"
+    return paraphrase_task(test["text"].tolist(), test["intent"].tolist(), per_intent)
 
 
 def _encode(model):
@@ -178,7 +171,7 @@ def _no_dp_reference(context, config: DpEmbedderConfig, intent_dataset: dict, ba
     # the ranks are kept, so a change in the pairs, their pool or how they are scored needs a new reference
     task = _heldout_task(intent_dataset, config.pairs_per_intent)
     key = stable_hash(["no_dp_reference", fingerprint, base_encoder["checksum"], _train_cfg(config, None).__dict__,
-                       intent_dataset["content_sha256"], _task_id(task)])
+                       intent_dataset["content_sha256"], task.fingerprint()])
     run_id = mlflow.find_finished_run(EXPERIMENT, {CACHE_TAG: key})
     if run_id is not None:
         return mlflow.load_logged_dict(run_id, "retrieval.json")
@@ -190,8 +183,8 @@ def _no_dp_reference(context, config: DpEmbedderConfig, intent_dataset: dict, ba
     with mlflow.start_run(EXPERIMENT, f"no-dp-reference-{intent_dataset['data_version'][:8]}", tags):
         mlf.log_params({"dp": False, "kept": "metrics only", "data_fingerprint": fingerprint})
         mlf.log_metrics({f"heldout_{k}": float(v) for k, v in metrics.items()})
-        mlf.log_dict({**metrics, "ranks": ranks, "task": _task_id(task)}, "retrieval.json")
-    return {**metrics, "ranks": ranks, "task": _task_id(task)}
+        mlf.log_dict({**metrics, "ranks": ranks, "task": task.fingerprint()}, "retrieval.json")
+    return {**metrics, "ranks": ranks, "task": task.fingerprint()}
 
 
 @asset(group_name=GROUP, compute_kind="sentence-transformers", code_version="4")
@@ -201,7 +194,7 @@ def embedder_eval(context: AssetExecutionContext, dp_embedder: dict, intent_data
     import mlflow as mlf
 
     pairs = _heldout_task(intent_dataset, dp_embedder["pairs_per_intent"])
-    if dp_embedder["no_dp_metrics"].get("task") != _task_id(pairs):
+    if dp_embedder["no_dp_metrics"].get("task") != pairs.fingerprint():
         raise ValueError("dp_embedder's non-private reference was scored on other pairs than intent_dataset's test "
                          "split gives now (or by an older retrieval task); materialize dp_embedder again (its DP "
                          "models are reused: nothing is retrained or spent)")
@@ -226,7 +219,7 @@ def embedder_eval(context: AssetExecutionContext, dp_embedder: dict, intent_data
                 mlf.log_metrics({f"heldout_base_{k}": float(v) for k, v in rows["base"].items()})
                 mlf.log_metrics({f"heldout_{k}": float(v) for k, v in comparisons[eps].items()})
                 mlf.log_metric("heldout_pool", len(pairs.pool))
-                mlf.set_tag(TASK_TAG, _task_id(pairs))  # which task the heldout_* metrics of this run measure
+                mlf.set_tag(TASK_TAG, pairs.fingerprint())  # which task the heldout_* metrics of this run measure
                 mlf.log_artifact(str(chart), "plots")
                 mlf.log_artifact(str(curve), "plots")
         chart_meta, curve_meta = image(chart, "retrieval"), image(curve, "utility against epsilon")

@@ -261,7 +261,6 @@ def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_inte
     its out-of-scope test rows as candidates only (the intent gate's real slice), which training never sees."""
     from evals.intent_slice import build_real_slice
     from evals.retrieval import paraphrase_task
-    from training.catalog import OUT_OF_SCOPE
     from training.intent_dataset import load_split
     from training.real_data import load_intent_map
 
@@ -270,12 +269,9 @@ def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_inte
     train, test = load_split(data_dir, "train"), load_split(data_dir, "test")
     real = build_real_slice(reference_file(CLINC), sorted(set(train["intent"])),
                             load_intent_map(ROOT / "configs" / "clinc150_map.yaml")).frame
-    unpaired = frozenset({OUT_OF_SCOPE})  # as embedder_eval: two off-topic requests are not paraphrases
     return (train["text"].tolist(), train["intent"].tolist(),
-            {"heldout": paraphrase_task(test["text"].tolist(), test["intent"].tolist(), pairs_per_intent,
-                                        unpaired=unpaired),
-             "real_wording": paraphrase_task(real["text"].tolist(), real["intent"].tolist(), real_pairs_per_intent,
-                                             unpaired=unpaired)})
+            {"heldout": paraphrase_task(test["text"].tolist(), test["intent"].tolist(), pairs_per_intent),
+             "real_wording": paraphrase_task(real["text"].tolist(), real["intent"].tolist(), real_pairs_per_intent)})
 
 
 def _dp_curve(texts, labels, tasks: dict, epsilons, cfg_for, device: str = "cpu") -> dict:
@@ -310,6 +306,7 @@ def bench_dp(epsilons: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), device: str = "
     and on public CLINC150 data: base encoder, the same fine-tune without DP, DP-SGD at each epsilon;
     recall@1/@5, MRR and the paired recall@5 gain over the base with its 95% interval (the embedder_gate's
     figures)."""
+    from evals.retrieval import TASK_VERSION
     from training.dp_embedder import EmbedderTrainConfig
 
     results = {}
@@ -324,7 +321,7 @@ def bench_dp(epsilons: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0), device: str = "
                                for n, m in at8.items()},
                    "bar": "at epsilon 8: recall@5 within 5 points of no DP, and above the base (95% interval)",
                    "task": "each held-out pair's answer ranked among the held-out utterances of the other intents, "
-                           "out-of-scope rows as candidates only (evals.retrieval.paraphrase_task, version 2)"},
+                           f"out-of-scope rows as candidates only (evals.retrieval.paraphrase_task, version {TASK_VERSION})"},
             "" if device == "cpu" else f"--device {device}")
 
 

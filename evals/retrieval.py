@@ -15,6 +15,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from training.catalog import OUT_OF_SCOPE
+
+# 2: answers ranked among other intents' utterances (1: among every pair's answer); part of every fingerprint
+TASK_VERSION = 2
+
 
 @dataclass(frozen=True)
 class PairTask:
@@ -32,13 +37,13 @@ class PairTask:
         import hashlib
         import json
 
-        body = json.dumps([self.pairs, [sorted(x) for x in self.pair_labels], self.pool,
+        body = json.dumps([TASK_VERSION, self.pairs, [sorted(x) for x in self.pair_labels], self.pool,
                            [sorted(x) for x in self.pool_labels]])
-        return hashlib.sha256(body.encode()).hexdigest()[:16]
+        return f"v{TASK_VERSION}-{hashlib.sha256(body.encode()).hexdigest()[:16]}"
 
 
 def paraphrase_task(texts: list[str], labels: list[str], per_label: int = 10, seed: int = 0,
-                    unpaired: frozenset[str] = frozenset()) -> PairTask:
+                    unpaired: frozenset[str] = frozenset({OUT_OF_SCOPE})) -> PairTask:
     """Up to `per_label` disjoint (a, b) pairs per label, deterministic for a seed, over a pool of every text.
     Texts of an `unpaired` label (out of scope: two off-topic requests are not paraphrases) make no pair and
     stay in the pool as candidates."""
