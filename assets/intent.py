@@ -90,11 +90,15 @@ class SyntheticIntentsConfig(Config):
     per_intent_templates: int = _SYN.per_intent_templates
     paraphrase_sources_per_intent: int = _SYN.paraphrase_sources_per_intent
     paraphrases_per_source: int = _SYN.paraphrases_per_source
+    variants_per_intent: int = Field(default=_SYN.variants_per_intent,
+                                     description="surface variants per intent: casing, typos, indirect requests")
+    out_of_scope_rows: int = Field(default=_SYN.out_of_scope_rows,
+                                   description="generated off-topic requests added to the out-of-scope intent")
     batch_size: int = 16
     seed: int = _SYN.seed
 
 
-@asset(group_name=GROUP, compute_kind="transformers", code_version="3")
+@asset(group_name=GROUP, compute_kind="transformers", code_version="4")
 def synthetic_intents(
     context: AssetExecutionContext, config: SyntheticIntentsConfig, intent_catalog: dict, base_llm: dict
 ) -> MaterializeResult:
@@ -103,7 +107,8 @@ def synthetic_intents(
     syn = SynthesisConfig(
         per_intent_templates=config.per_intent_templates,
         paraphrase_sources_per_intent=config.paraphrase_sources_per_intent,
-        paraphrases_per_source=config.paraphrases_per_source, seed=config.seed,
+        paraphrases_per_source=config.paraphrases_per_source, variants_per_intent=config.variants_per_intent,
+        out_of_scope_rows=config.out_of_scope_rows, seed=config.seed,
     )
     generator = {"none": None, "local": base_llm["checksum"], "openai": f"{config.openai_base_url}|{config.openai_model}"}
     if config.paraphraser not in generator:

@@ -260,3 +260,12 @@ def test_schema_and_slot_problems_together(tmp_path):
     err = load_error(write(tmp_path, text))
     fields = sorted(p.field for p in err.problems)
     assert fields == ["name", "slots"], fields
+
+
+def test_repeated_seed_names_the_second_row_and_the_first(tmp_path):
+    # within an intent or across intents: a repeated seed would be held out against itself by the split
+    text = GOOD.replace('seeds: ["hello"]', 'seeds: ["hello", "Is it  raining"]')
+    err = load_error(write(tmp_path, text))
+    assert err.row == "intent #2 ('greeting')"
+    assert err.field == "seeds[1]"
+    assert "repeats" in err.reason and "intent #1 ('weather')" in err.reason

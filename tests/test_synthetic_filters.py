@@ -182,7 +182,8 @@ def tiny_catalog(tmp_path):
 
 def test_synthesize_keeps_only_good_paraphrases(tiny_catalog):
     fake = FakeParaphraser(CANDIDATES)
-    cfg = SynthesisConfig(per_intent_templates=5, paraphrase_sources_per_intent=2, paraphrases_per_source=4)
+    cfg = SynthesisConfig(per_intent_templates=5, paraphrase_sources_per_intent=2, paraphrases_per_source=4,
+                          variants_per_intent=0)
     result = synthesize(tiny_catalog, cfg, fake)
 
     assert fake.calls == [(["book a flight to Paris tomorrow", "hello there my friend"], 4)]
@@ -208,7 +209,8 @@ def test_synthesize_near_duplicate_paraphrase_is_dropped(tiny_catalog):
         "book a flight to Paris tomorrow": ["book flight to Paris tomorrow", "i want a flight to Paris tomorrow"],
         "hello there my friend": ["hi there my good friend", "hi there my good friend!"],
     }
-    cfg = SynthesisConfig(per_intent_templates=5, paraphrase_sources_per_intent=2, paraphrases_per_source=2)
+    cfg = SynthesisConfig(per_intent_templates=5, paraphrase_sources_per_intent=2, paraphrases_per_source=2,
+                          variants_per_intent=0)
     result = synthesize(tiny_catalog, cfg, FakeParaphraser(table))
     texts = set(result.frame["text"])
     # "book flight to ..." is a near-duplicate of the template; the two greetings are equal once normalised
@@ -219,7 +221,7 @@ def test_synthesize_near_duplicate_paraphrase_is_dropped(tiny_catalog):
 
 
 def test_synthesize_without_paraphraser(tiny_catalog):
-    result = synthesize(tiny_catalog, SynthesisConfig(per_intent_templates=5), None)
+    result = synthesize(tiny_catalog, SynthesisConfig(per_intent_templates=5, variants_per_intent=0), None)
     assert set(result.frame["source"]) == {"template"}
     assert sorted(result.frame["text"]) == ["book a flight to Paris tomorrow", "hello there my friend"]
 
@@ -231,10 +233,12 @@ def test_synthesize_with_zero_paraphrases_never_calls_the_paraphraser(tiny_catal
 
 
 def test_synthesize_on_shipped_catalog_without_paraphraser(catalog):
-    result = synthesize(catalog, SynthesisConfig(per_intent_templates=20), None)
+    result = synthesize(catalog, SynthesisConfig(per_intent_templates=20, variants_per_intent=10), None)
     frame = result.frame
     assert set(frame["intent"]) == set(catalog.labels)
-    assert frame["intent"].value_counts().max() <= 20
+    per_source = frame.groupby(["source", "intent"]).size()
+    assert per_source["template"].max() <= 20 and per_source["variant"].max() <= 10
+    assert set(frame["source"]) == {"template", "variant"}
     assert not frame["text"].str.lower().duplicated().any()
     assert result.stats()["rows"] == len(frame)
 

@@ -74,6 +74,7 @@ def _semantic_problems(path: Path, raw: dict) -> list[DataValidationError]:
     problems = []
     slot_values = raw.get("slots") if isinstance(raw.get("slots"), dict) else {}
     seen: set[str] = set()
+    seed_owner: dict[str, str] = {}  # normalised seed -> the row that wrote it first
     intents = raw.get("intents") if isinstance(raw.get("intents"), list) else []
     for idx, intent in enumerate(intents):
         if not isinstance(intent, dict):
@@ -91,6 +92,12 @@ def _semantic_problems(path: Path, raw: dict) -> list[DataValidationError]:
         for s_idx, seed in enumerate(seeds):
             if not isinstance(seed, str):
                 continue
+            # a repeated seed is two template groups of one text: the split would hold it out against itself
+            key = " ".join(seed.lower().split())
+            if key in seed_owner:
+                problems.append(DataValidationError(path, row, f"seeds[{s_idx}]",
+                                                    f"seed '{seed}' repeats a seed of {seed_owner[key]}"))
+            seed_owner.setdefault(key, row)
             try:
                 used = placeholders(seed)
             except ValueError as exc:

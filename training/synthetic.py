@@ -19,6 +19,8 @@ from .variation import variants
 # `group`: the template (intent and seed) a row was expanded from; a paraphrase keeps its source's group.
 # Splits keep a group together, so the test split asks for templates the model has not seen.
 COLUMNS = ["text", "intent", "source", "group"]
+# the catalog domain of intents that are no requests (greetings, thanks): see `training.variation.vary`
+SMALL_TALK = "small_talk"
 # Part of the cache key of generated data: bump it when templates, filters or dedupe change.
 GENERATOR_VERSION = 3
 
@@ -31,7 +33,9 @@ _CHATTER = re.compile(
 
 @dataclass(frozen=True)
 class SynthesisConfig:
-    per_intent_templates: int = 120
+    # 80 templates and 60 surface variants per intent: variants transferred to real wording on the development
+    # slice (CLINC150 val) and 120 templates did no better there; the row count keeps `make run` in its budget
+    per_intent_templates: int = 80
     paraphrase_sources_per_intent: int = 4
     paraphrases_per_source: int = 3
     min_words: int = 1
@@ -39,7 +43,7 @@ class SynthesisConfig:
     max_length_ratio: float = 2.0
     min_similarity: float = 35.0
     near_duplicate_ratio: float = NEAR_DUPLICATE_RATIO
-    variants_per_intent: int = 0  # surface variants (casing, typos, indirect requests), `training.variation`
+    variants_per_intent: int = 60  # surface variants (casing, typos, indirect requests), `training.variation`
     out_of_scope_rows: int = 0  # generated off-topic requests for the out-of-scope intent, `training.out_of_scope`
     seed: int = 13
 
@@ -134,7 +138,8 @@ def synthesize(
                     rows.append((cand, intent, "paraphrase", group))
 
     if cfg.variants_per_intent > 0:
-        rows += variants(rows, cfg.variants_per_intent, cfg.seed)
+        small_talk = frozenset(i.name for i in catalog.intents if i.domain == SMALL_TALK)
+        rows += variants(rows, cfg.variants_per_intent, cfg.seed, not_requests=small_talk)
     if cfg.out_of_scope_rows > 0 and OUT_OF_SCOPE in catalog.labels:
         rows += out_of_scope_rows(cfg.out_of_scope_rows, cfg.seed, OUT_OF_SCOPE)
     frame = pd.DataFrame(rows, columns=COLUMNS)

@@ -51,11 +51,13 @@ def _is_command(text: str) -> bool:
     return first not in QUESTION_WORDS
 
 
-def vary(text: str, rng: random.Random, typo_rate: float = 0.08) -> str:
-    """One realistic surface form of `text` (the meaning, slots and intent unchanged)."""
+def vary(text: str, rng: random.Random, typo_rate: float = 0.08, request: bool = True) -> str:
+    """One realistic surface form of `text` (the meaning, slots and intent unchanged). `request`: the text asks
+    for something, so a command may be wrapped as an indirect request ("can you book ..."); small talk is not
+    ("can you hello there" is no way anyone greets)."""
     s = text.strip().rstrip("?.!").strip()
     low = s.lower()
-    if _is_command(low) and rng.random() < 0.5:
+    if request and _is_command(low) and rng.random() < 0.5:
         s = rng.choice(INDIRECT).format(x=low)
     s = rng.choice(ANY).format(x=s)
     for full, short in CONTRACTIONS:
@@ -75,9 +77,11 @@ def vary(text: str, rng: random.Random, typo_rate: float = 0.08) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
-def variants(rows: list[tuple[str, str, str, str]], per_intent: int, seed: int) -> list[tuple[str, str, str, str]]:
-    """`per_intent` surface variants per intent, of rows drawn evenly over the intent's groups; each variant
-    keeps its source's intent and group (source "variant")."""
+def variants(rows: list[tuple[str, str, str, str]], per_intent: int, seed: int,
+             not_requests: frozenset[str] = frozenset()) -> list[tuple[str, str, str, str]]:
+    """`per_intent` surface variants per intent, of rows drawn from the intent's rows; each variant keeps its
+    source's intent and group (source "variant"). Intents in `not_requests` (small talk) get no indirect-request
+    wrapper."""
     rng = random.Random(seed)
     by_intent: dict[str, list[tuple[str, str, str, str]]] = {}
     for row in rows:
@@ -91,7 +95,7 @@ def variants(rows: list[tuple[str, str, str, str]], per_intent: int, seed: int) 
             if made >= per_intent:
                 break
             text, _, _, group = rng.choice(pool)
-            new = vary(text, rng)
+            new = vary(text, rng, request=intent not in not_requests)
             if new and new.lower() not in seen:
                 seen.add(new.lower())
                 out.append((new, intent, "variant", group))
