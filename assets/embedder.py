@@ -23,12 +23,15 @@ from training.dp_embedder import EMBEDDER_INFO, EmbedderTrainConfig, base_embedd
 from training.fileio import stable_hash
 from training.intent_dataset import load_split
 from training.privacy_ledger import TAGS, PrivacyLedger, data_fingerprint
+from training.variation import without_variants
 
 from .gates import GateConfig, run_gate, warn_when_failed
 from .metadata import image
 
 GROUP = "embedder"
 EXPERIMENT = "dp_embedder"
+# which rows of the intent splits the embedder trains and pairs on (part of its cache keys): `without_variants`
+TRAIN_ROWS = "without_variants"
 CACHE_TAG = "convbot.cache_key"
 TASK_TAG = "convbot.retrieval_task"
 _EMB = EmbedderTrainConfig()
@@ -59,7 +62,7 @@ def _train_cfg(config: DpEmbedderConfig, epsilon: float | None) -> EmbedderTrain
 def _heldout_task(intent_dataset: dict, per_intent: int) -> PairTask:
     """Paraphrase pairs from the test split, each answer ranked among the test split's other intents (its
     out-of-scope rows among them, as candidates only)."""
-    test = load_split(intent_dataset["path"], "test")
+    test = without_variants(load_split(intent_dataset["path"], "test"))
     return paraphrase_task(test["text"].tolist(), test["intent"].tolist(), per_intent)
 
 
@@ -67,7 +70,7 @@ def _encode(model):
     return lambda xs: model.encode(xs, normalize_embeddings=True)
 
 
-@asset(group_name=GROUP, compute_kind="opacus", code_version="3")
+@asset(group_name=GROUP, compute_kind="opacus", code_version="4")
 def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent_dataset: dict, base_encoder: dict,
                 mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
     """Sentence encoder fine-tuned with DP-SGD at each target epsilon, every training reserved in the privacy ledger first."""
@@ -77,12 +80,12 @@ def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent
         raise ValueError(f"dp_embedder config, field 'release_epsilon': {config.release_epsilon} is not one of "
                          f"target_epsilons {config.target_epsilons}")
     train_file = Path(intent_dataset["path"]) / "train.parquet"
-    train = load_split(intent_dataset["path"], "train")
+    train = without_variants(load_split(intent_dataset["path"], "train"))
     texts, labels = train["text"].tolist(), train["intent"].tolist()
     client = mlflow.client()
     ledger = PrivacyLedger(client)
     fingerprint = data_fingerprint(train_file)
-    keys = {eps: stable_hash([fingerprint, base_encoder["checksum"], _train_cfg(config, eps).__dict__,
+    keys = {eps: stable_hash([fingerprint, TRAIN_ROWS, base_encoder["checksum"], _train_cfg(config, eps).__dict__,
                               config.registered_model_name]) for eps in config.target_epsilons}
     done = {eps: mlflow.find_finished_run(EXPERIMENT, {CACHE_TAG: key}) for eps, key in keys.items()}
     todo = [eps for eps in config.target_epsilons
@@ -170,7 +173,7 @@ def _no_dp_reference(context, config: DpEmbedderConfig, intent_dataset: dict, ba
 
     # the ranks are kept, so a change in the pairs, their pool or how they are scored needs a new reference
     task = _heldout_task(intent_dataset, config.pairs_per_intent)
-    key = stable_hash(["no_dp_reference", fingerprint, base_encoder["checksum"], _train_cfg(config, None).__dict__,
+    key = stable_hash(["no_dp_reference", fingerprint, TRAIN_ROWS, base_encoder["checksum"], _train_cfg(config, None).__dict__,
                        intent_dataset["content_sha256"], task.fingerprint()])
     run_id = mlflow.find_finished_run(EXPERIMENT, {CACHE_TAG: key})
     if run_id is not None:
@@ -187,7 +190,7 @@ def _no_dp_reference(context, config: DpEmbedderConfig, intent_dataset: dict, ba
     return {**metrics, "ranks": ranks, "task": task.fingerprint()}
 
 
-@asset(group_name=GROUP, compute_kind="sentence-transformers", code_version="4")
+@asset(group_name=GROUP, compute_kind="sentence-transformers", code_version="5")
 def embedder_eval(context: AssetExecutionContext, dp_embedder: dict, intent_dataset: dict,
                   mlflow: MlflowResource) -> MaterializeResult:
     """Recall@1/@5 and MRR on held-out paraphrase pairs for base, non-DP reference and each epsilon; paired gains."""

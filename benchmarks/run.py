@@ -263,10 +263,12 @@ def _pipeline_dp_data(data_dir: Path = ROOT / "data" / "intents", pairs_per_inte
     from evals.retrieval import paraphrase_task
     from training.intent_dataset import load_split
     from training.real_data import load_intent_map
+    from training.variation import without_variants
 
     if not (data_dir / "train.parquet").exists():
         raise SystemExit(f"{data_dir} has no dataset: run `make run` first (the dp benchmark uses its data)")
-    train, test = load_split(data_dir, "train"), load_split(data_dir, "test")
+    # the rows dp_embedder trains and pairs on (surface variants left out, as there)
+    train, test = (without_variants(load_split(data_dir, s)) for s in ("train", "test"))
     real = build_real_slice(reference_file(CLINC), sorted(set(train["intent"])),
                             load_intent_map(ROOT / "configs" / "clinc150_map.yaml")).frame
     return (train["text"].tolist(), train["intent"].tolist(),

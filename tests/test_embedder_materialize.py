@@ -29,7 +29,7 @@ def _run(resources, catalog, gate: GateConfig = TINY, **dp):
     dp.setdefault("release_epsilon", max(dp.get("target_epsilons", [8.0])))
     config = RunConfig(ops={
         "intent_catalog": IntentCatalogConfig(path=str(catalog)),
-        "synthetic_intents": SyntheticIntentsConfig(paraphraser="none", per_intent_templates=40),
+        "synthetic_intents": SyntheticIntentsConfig(paraphraser="none", per_intent_templates=40, variants_per_intent=0),
         "dp_embedder": DpEmbedderConfig(**{"epochs": 1, "batch_size": 32, **dp}),
         "embedder_eval_embedder_gate": gate,
     })

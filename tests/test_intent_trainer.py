@@ -15,7 +15,7 @@ from training.synthetic import SynthesisConfig, synthesize
 
 def _dataset(tmp_path, small_catalog):
     catalog = load_catalog(small_catalog)
-    frame = synthesize(catalog, SynthesisConfig(per_intent_templates=30)).frame
+    frame = synthesize(catalog, SynthesisConfig(per_intent_templates=30, variants_per_intent=0)).frame
     return write_dataset(split_frame(frame, SplitConfig()), catalog.labels, tmp_path / "data", {})
 
 

@@ -47,7 +47,7 @@ def llm_ops(catalog, draft="student_int8", student_ratio: float | None = None) -
     return {
         "llm_eval_llm_gate": gate,
         "intent_catalog": IntentCatalogConfig(path=str(catalog)),
-        "synthetic_intents": SyntheticIntentsConfig(paraphraser="none", per_intent_templates=30),
+        "synthetic_intents": SyntheticIntentsConfig(paraphraser="none", per_intent_templates=30, variants_per_intent=0),
         "dialog_corpus": DialogCorpusAssetConfig(per_intent=3, max_new_tokens=8),
         "student_llm": StudentLlmConfig(student_layers=1, overrides={
             "max_steps": 4, "eval_steps": 2, "save_steps": 2, "logging_steps": 1, "learning_rate": 1e-2}),

@@ -41,8 +41,9 @@ def _run_config(catalog: Path, overrides: dict, real_data=(), any_drop: bool = F
     return RunConfig(ops={
         "intent_eval_intent_gate": gate,
         "intent_catalog": IntentCatalogConfig(path=str(catalog)),
-        "synthetic_intents": SyntheticIntentsConfig(per_intent_templates=80, paraphrase_sources_per_intent=2,
-                                                    paraphrases_per_source=2, batch_size=8),
+        "synthetic_intents": SyntheticIntentsConfig(per_intent_templates=80, variants_per_intent=10,
+                                                    paraphrase_sources_per_intent=2, paraphrases_per_source=2,
+                                                    batch_size=8),
         "intent_dataset": IntentDatasetConfig(real_data=list(real_data)),
         "intent_model": IntentModelConfig(overrides=overrides, early_stopping_patience=6),
     })

@@ -19,10 +19,10 @@ from .variation import variants
 # `group`: the template (intent and seed) a row was expanded from; a paraphrase keeps its source's group.
 # Splits keep a group together, so the test split asks for templates the model has not seen.
 COLUMNS = ["text", "intent", "source", "group"]
-# the catalog domain of intents that are no requests (greetings, thanks): see `training.variation.vary`
+# the catalog domain of intents that are not requests (greetings, thanks): see `training.variation.vary`
 SMALL_TALK = "small_talk"
 # Part of the cache key of generated data: bump it when templates, filters or dedupe change.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 _CHATTER = re.compile(
     r"^(sure|here(?:'s| is| are)|okay,? here|certainly|i'm (an|here|sorry)|i am (an|here|sorry)|i can help|"

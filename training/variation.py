@@ -11,6 +11,10 @@ from __future__ import annotations
 import random
 import re
 
+import pandas as pd
+
+VARIANT = "variant"  # the `source` of a variant row
+
 QUESTION_WORDS = {"what", "what's", "whats", "how", "when", "where", "who", "why", "which", "is", "are", "do",
                   "does", "did", "will", "can", "could", "should", "would", "am", "any", "have", "has", "was"}
 # wrappers for requests phrased as a command ("book a flight to paris")
@@ -98,6 +102,15 @@ def variants(rows: list[tuple[str, str, str, str]], per_intent: int, seed: int,
             new = vary(text, rng, request=intent not in not_requests)
             if new and new.lower() not in seen:
                 seen.add(new.lower())
-                out.append((new, intent, "variant", group))
+                out.append((new, intent, VARIANT, group))
                 made += 1
     return out
+
+
+def without_variants(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are not surface variants of another row. For DP training: DP-SGD's guarantee is per row,
+    and a variant repeats its source's request, so training on both would protect that request only as a
+    group of two. For paraphrase pairs: a variant and its source are a typo apart, not paraphrases."""
+    if "source" not in frame:
+        return frame
+    return frame[frame["source"] != VARIANT].reset_index(drop=True)
