@@ -69,3 +69,19 @@ def test_synthesis_adds_variants_and_treats_the_small_talk_domain_as_no_request(
     assert not any(t.startswith(p + " ") and t[len(p) + 1:].split()[:1] in (["hello"], ["hi"], ["bye"], ["thanks"])
                    for t in chat for p in prefixes)
     assert frame.equals(synthesize(catalog, SynthesisConfig(per_intent_templates=10, variants_per_intent=15), None).frame)
+
+
+def test_without_variants_keeps_the_rows_people_or_templates_wrote():
+    import pandas as pd
+
+    from training.variation import VARIANT, without_variants
+
+    rows = ROWS + variants(ROWS, 3, seed=2)
+    frame = pd.DataFrame(rows, columns=["text", "intent", "source", "group"])
+    kept = without_variants(frame)
+    assert VARIANT in set(frame["source"]) and VARIANT not in set(kept["source"])
+    assert sorted(kept["text"]) == sorted(t for t, *_ in ROWS)
+    assert kept.index.tolist() == list(range(len(kept)))
+    # imported data has no source column: nothing to drop
+    plain = frame[["text", "intent"]]
+    assert without_variants(plain).equals(plain)
