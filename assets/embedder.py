@@ -30,8 +30,6 @@ from .metadata import image
 
 GROUP = "embedder"
 EXPERIMENT = "dp_embedder"
-# which rows of the intent splits the embedder trains and pairs on (part of its cache keys): `without_variants`
-TRAIN_ROWS = "without_variants"
 CACHE_TAG = "convbot.cache_key"
 TASK_TAG = "convbot.retrieval_task"
 _EMB = EmbedderTrainConfig()
@@ -70,7 +68,7 @@ def _encode(model):
     return lambda xs: model.encode(xs, normalize_embeddings=True)
 
 
-@asset(group_name=GROUP, compute_kind="opacus", code_version="4")
+@asset(group_name=GROUP, compute_kind="opacus", code_version="3")
 def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent_dataset: dict, base_encoder: dict,
                 mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
     """Sentence encoder fine-tuned with DP-SGD at each target epsilon, every training reserved in the privacy ledger first."""
@@ -85,7 +83,7 @@ def dp_embedder(context: AssetExecutionContext, config: DpEmbedderConfig, intent
     client = mlflow.client()
     ledger = PrivacyLedger(client)
     fingerprint = data_fingerprint(train_file)
-    keys = {eps: stable_hash([fingerprint, TRAIN_ROWS, base_encoder["checksum"], _train_cfg(config, eps).__dict__,
+    keys = {eps: stable_hash([fingerprint, base_encoder["checksum"], _train_cfg(config, eps).__dict__,
                               config.registered_model_name]) for eps in config.target_epsilons}
     done = {eps: mlflow.find_finished_run(EXPERIMENT, {CACHE_TAG: key}) for eps, key in keys.items()}
     todo = [eps for eps in config.target_epsilons
@@ -173,7 +171,7 @@ def _no_dp_reference(context, config: DpEmbedderConfig, intent_dataset: dict, ba
 
     # the ranks are kept, so a change in the pairs, their pool or how they are scored needs a new reference
     task = _heldout_task(intent_dataset, config.pairs_per_intent)
-    key = stable_hash(["no_dp_reference", fingerprint, TRAIN_ROWS, base_encoder["checksum"], _train_cfg(config, None).__dict__,
+    key = stable_hash(["no_dp_reference", fingerprint, base_encoder["checksum"], _train_cfg(config, None).__dict__,
                        intent_dataset["content_sha256"], task.fingerprint()])
     run_id = mlflow.find_finished_run(EXPERIMENT, {CACHE_TAG: key})
     if run_id is not None:
@@ -190,7 +188,7 @@ def _no_dp_reference(context, config: DpEmbedderConfig, intent_dataset: dict, ba
     return {**metrics, "ranks": ranks, "task": task.fingerprint()}
 
 
-@asset(group_name=GROUP, compute_kind="sentence-transformers", code_version="5")
+@asset(group_name=GROUP, compute_kind="sentence-transformers", code_version="4")
 def embedder_eval(context: AssetExecutionContext, dp_embedder: dict, intent_dataset: dict,
                   mlflow: MlflowResource) -> MaterializeResult:
     """Recall@1/@5 and MRR on held-out paraphrase pairs for base, non-DP reference and each epsilon; paired gains."""

@@ -98,7 +98,7 @@ class SyntheticIntentsConfig(Config):
     seed: int = _SYN.seed
 
 
-@asset(group_name=GROUP, compute_kind="transformers", code_version="4")
+@asset(group_name=GROUP, compute_kind="transformers", code_version="3")
 def synthetic_intents(
     context: AssetExecutionContext, config: SyntheticIntentsConfig, intent_catalog: dict, base_llm: dict
 ) -> MaterializeResult:
