@@ -3,11 +3,12 @@
 import random
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from training.catalog import load_catalog
 from training.synthetic import SMALL_TALK, SynthesisConfig, synthesize
-from training.variation import INDIRECT, variants, vary
+from training.variation import INDIRECT, VARIANT, variants, vary, without_variants
 
 ROWS = [(f"book a flight to Paris {d}", "book_flight", "template", "book_flight/seed0")
         for d in ("today", "tomorrow", "on Friday", "next week")] + \
@@ -30,7 +31,7 @@ def test_variants_keep_intent_and_group_and_are_new_texts():
     out = variants(ROWS, 5, seed=3)
     sources = {t.lower() for t, *_ in ROWS}
     groups = {(i, g) for _, i, _, g in ROWS}
-    assert out and all(src == "variant" for _, _, src, _ in out)
+    assert out and all(src == VARIANT for _, _, src, _ in out)
     assert all((i, g) in groups for _, i, _, g in out)  # a variant stays in its template's split
     assert not {t.lower() for t, *_ in out} & sources
     assert len({t.lower() for t, *_ in out}) == len(out)
@@ -72,10 +73,6 @@ def test_synthesis_adds_variants_and_treats_the_small_talk_domain_as_no_request(
 
 
 def test_without_variants_keeps_the_rows_people_or_templates_wrote():
-    import pandas as pd
-
-    from training.variation import VARIANT, without_variants
-
     rows = ROWS + variants(ROWS, 3, seed=2)
     frame = pd.DataFrame(rows, columns=["text", "intent", "source", "group"])
     kept = without_variants(frame)
