@@ -82,6 +82,24 @@ def test_routes_template_tool_and_slots(bot):
     assert greeting.route == "template" and greeting.answer.startswith("Hello!")
 
 
+def test_concurrent_turns_share_model_passes_and_each_gets_its_own_decision(bot):
+    """Routing turns that arrive together run each model as one batch (`Coalescing`); the batch changes
+    nothing in a turn's decision (padding is masked)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["what's the weather in Paris tomorrow", "set an alarm for 6:30 tomorrow", "hello", "play some jazz",
+             "search the web for the history of jazz", "what time is it in Tokyo", "thanks a lot", "wake me at 7"] * 3
+    alone = [bot.route(f"s-alone-{i}", t) for i, t in enumerate(texts)]
+    passes = bot.routing.stages[2].predictor._logits
+    before = passes.batches
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda it: bot.route(f"s-together-{it[0]}", it[1]), enumerate(texts)))
+    assert [t.intent for t in together] == [t.intent for t in alone]
+    assert [t.confidence for t in together] == pytest.approx([t.confidence for t in alone], abs=1e-4)
+    assert [t.guard.get("score") for t in together] == pytest.approx([t.guard.get("score") for t in alone], abs=1e-3)
+    assert passes.batches - before < len(texts), "no two concurrent turns shared a pass"
+
+
 def test_llm_route_answers_within_its_budget_and_history_is_kept(bot):
     turn = bot.respond("s-llm", "search the web for the history of jazz")
     assert turn.intent == "search_web" and turn.route == "llm"
@@ -104,6 +122,21 @@ def test_pii_is_removed_from_answers_and_stored_turns(bot):
     assert "ana.silva@example.com" not in turn.answer
     stored = bot.sessions.history("s-pii")[-1]
     assert "ana.silva@example.com" not in json.dumps(stored) and "[EMAIL]" in stored["user"]
+
+
+def test_answers_the_bot_wrote_are_redacted_once_each_and_llm_answers_every_time(tmp_path):
+    from serving.bot.postprocess import PostProcess
+    from serving.bot.turn import Turn
+
+    path = tmp_path / "brand.yaml"
+    path.write_text("refusals: {default: 'No.'}\nsign_off: '- convbot'\n")
+    seen = []
+    post = PostProcess(BrandRules(path), redact=lambda text: seen.append(text) or text.replace("Ana", "[NAME]"))
+    for route in ("template", "template", "llm", "llm"):
+        turn = Turn(session_id="s", text="hi", clean="hi", route=route, answer="Hello Ana, your alarm is set.")
+        assert post(turn).answer == "Hello [NAME], your alarm is set. - convbot"
+    # the users' texts are redacted every time; the template answer once; the LLM's answer every time
+    assert seen.count("hi") == 4 and seen.count("Hello Ana, your alarm is set.") == 3
 
 
 def test_brand_rules_reload_when_the_file_changes(tmp_path):

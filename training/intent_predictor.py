@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from .novelty import NoveltyScore, base_encoder_embed
 
 CALIBRATION_KEY = "convbot_calibration"
 NOVELTY_KEY = "novelty"  # inside the calibration: the out-of-scope score's centroids, statistics and threshold
+Batch = Callable[[list[str]], np.ndarray]  # texts -> one row per text
 
 
 # tokenizers without a recorded length report a huge sentinel (transformers' VERY_LARGE_INTEGER)
@@ -41,6 +43,8 @@ class IntentPredictor:
         novelty = self.calibration.get(NOVELTY_KEY)
         self.novelty = NoveltyScore.from_dict(novelty) if novelty else None
         self._embed = None
+        self._wrap: Callable[[Batch], Batch] = lambda fn: fn
+        self._logits: Batch = self._forward
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path) -> "IntentPredictor":
@@ -54,14 +58,23 @@ class IntentPredictor:
         return bool(self.calibration)
 
     def predict_logits(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
-        torch = self._torch
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), batch_size):
-                enc = self.tokenizer(texts[i : i + batch_size], truncation=True, max_length=self.max_length,
-                                     padding=True, return_tensors="pt")
-                out.append(self.model(**enc).logits.float().numpy())
+        out = [self._logits(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)))
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        with self._torch.inference_mode():
+            enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=True,
+                                 return_tensors="pt")
+            return self.model(**enc).logits.float().numpy()
+
+    def share_passes(self, wrap: Callable[[Batch], Batch]) -> "IntentPredictor":
+        """Send every model pass (the classifier's, and the novelty score's encoder) through `wrap`: the bot's
+        `serving.bot.coalesce.Coalescing`, which runs the texts of concurrent callers as one batch."""
+        self._wrap = wrap
+        self._logits = wrap(self._forward)
+        if self._embed is not None:
+            self._embed = wrap(self._embed)
+        return self
 
     def predict_proba(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
         """Calibrated probabilities (the model's temperature applied)."""
@@ -82,7 +95,8 @@ class IntentPredictor:
         if self.novelty is None:
             raise ValueError("this model has no novelty score: it was trained without one (confidence threshold only)")
         if self._embed is None:
-            self._embed = base_encoder_embed(self.novelty.encoder, self.novelty.encoder_sha256, self.max_length)
+            self._embed = self._wrap(base_encoder_embed(self.novelty.encoder, self.novelty.encoder_sha256,
+                                                        self.max_length))
         return self._embed(texts)
 
     def assess(self, texts: list[str], proba: np.ndarray | None = None) -> "Assessment":

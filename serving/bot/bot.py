@@ -25,6 +25,7 @@ import yaml
 from training.catalog import load_catalog
 from training.intent_predictor import IntentPredictor
 
+from .coalesce import Coalescing
 from .guard_stage import GuardStage
 from .intent_stage import IntentStage
 from .knowledge import KnowledgeBase, load_knowledge
@@ -65,13 +66,18 @@ class Bot:
         self.config = yaml.safe_load((folder / "bot.yaml").read_text())
         self.manifest = json.loads((folder / "manifest.json").read_text()) if (folder / "manifest.json").exists() else {}
         catalog = load_catalog(folder / "catalog.yaml")
-        predictor = IntentPredictor.from_pretrained(folder / "models" / "intent").prepare()
+        # concurrent routing turns share each model pass (one batch) instead of queueing for the cores one by one
+        max_batch = int(self.config.get("max_routing_batch", 32))
+        share = lambda fn: Coalescing(fn, max_batch)  # noqa: E731
+        predictor = IntentPredictor.from_pretrained(folder / "models" / "intent").prepare().share_passes(share)
         check_config(self.config, predictor.labels)
         self.brand = BrandRules(folder / "brand.yaml")
         self.guard = GuardClassifier.from_pretrained(folder / "models" / "guard") if (folder / "models" / "guard").exists() else None
+        if self.guard is not None:
+            self.guard.predictor.share_passes(share)
         # a bundle is read-only: sessions live elsewhere (a temporary file when the caller gives no store)
         self.sessions = sessions or SqliteSessions(Path(tempfile.mkdtemp(prefix="convbot-sessions-")) / "sessions.db")
-        knowledge = KnowledgeBase(load_knowledge(folder / "knowledge.yaml"), _embedder(folder))
+        knowledge = KnowledgeBase(load_knowledge(folder / "knowledge.yaml"), _embedder(folder), share)
         self.llm = None
         self.routing_first = RoutingFirst(float((self.config.get("llm") or {}).get("max_pause_ms", 50)) / 1000)
         if load_llm:

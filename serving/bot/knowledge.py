@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import yaml
@@ -35,13 +36,18 @@ def load_knowledge(path: str | Path) -> list[Entry]:
 
 
 class KnowledgeBase:
-    def __init__(self, entries: list[Entry], encoder):
+    def __init__(self, entries: list[Entry], encoder, wrap: Callable | None = None):
+        """`wrap`: what the query encoder's passes go through (the bot's `Coalescing`)."""
         self.entries, self.encoder = entries, encoder
-        self.vectors = np.asarray(encoder.encode([f"{e.question} {e.answer}" for e in entries],
-                                                 normalize_embeddings=True), dtype=np.float32)
+        self.vectors = self._encode([f"{e.question} {e.answer}" for e in entries])
+        self._queries = wrap(self._encode) if wrap is not None else self._encode
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.encoder.encode(list(texts), normalize_embeddings=True, show_progress_bar=False),
+                          dtype=np.float32)
 
     def search(self, query: str, intent: str | None = None, k: int = 3) -> list[tuple[Entry, float]]:
-        q = np.asarray(self.encoder.encode([query], normalize_embeddings=True), dtype=np.float32)[0]
+        q = self._queries([query])[0]
         scores = self.vectors @ q
         order = np.argsort(-scores)
         hits = [(self.entries[i], float(scores[i])) for i in order]

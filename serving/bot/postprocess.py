@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -12,6 +13,8 @@ from pathlib import Path
 import yaml
 
 from .turn import Turn
+
+OWN_ANSWERS = {"template", "tool", "retrieval", "clarify"}  # routes whose answer the bot wrote
 
 
 class BrandRules:
@@ -76,6 +79,9 @@ class PostProcess:
             from training.pii import redact
 
             self.redact = lambda text: redact(text).text
+        # the answers the bot writes itself (templates, tools, retrieval) repeat, and redaction costs a spaCy
+        # and Presidio pass each (~6 ms, holding the GIL); LLM answers and users' texts are never kept here
+        self._redact_own = functools.lru_cache(maxsize=2048)(self.redact)
 
     def check_output(self, turn: Turn, text: str) -> bool:
         """True when the text may be shown; on an unsafe LLM answer the turn becomes a refusal."""
@@ -90,9 +96,6 @@ class PostProcess:
             return False
         return True
 
-    def finish_text(self, text: str) -> str:
-        return self.brand.apply(self.redact(text))
-
     def finish_piece(self, text: str) -> str:
         """One streamed piece of an answer: redacted and rewritten, not signed off (the stream ends with that)."""
         return self.brand.rewrite(self.redact(text))
@@ -105,5 +108,6 @@ class PostProcess:
         if not turn.answer:
             turn.answer = self.brand.refusal(None)
         if self.check_output(turn, turn.answer):
-            turn.answer = self.finish_text(turn.answer)
+            own = turn.route in OWN_ANSWERS
+            turn.answer = self.brand.apply(self._redact_own(turn.answer) if own else self.redact(turn.answer))
         return turn
