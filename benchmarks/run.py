@@ -561,6 +561,12 @@ def _percentiles(values: list[float]) -> dict:
     return {"n": len(values), **{f"p{q}_ms": round(float(np.percentile(values, q)), 2) for q in (50, 95, 99)}}
 
 
+def _went_to_llm(answer: dict) -> bool:
+    """Whether the LLM generated for this /v1/chat answer (its route may say `refusal` when the output check
+    blocked what the LLM wrote): such a turn is no intent-answered turn of the routing path."""
+    return answer["route"] == "llm" or "llm" in answer.get("timings_ms", {})
+
+
 def _start_bot_process(bundle: Path, port: int, work: Path):
     from serving.targets.local import _Process
 
@@ -620,7 +626,7 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
                 start = time.perf_counter()
                 r = c.post("/v1/chat", json={"session_id": uuid.uuid4().hex[:12], "text": text})
                 alone_errors += r.status_code >= 500
-                if r.status_code < 500 and r.json()["route"] != "llm":
+                if r.status_code < 500 and not _went_to_llm(r.json()):
                     routing_alone.append((time.perf_counter() - start) * 1000)
         results["1_stream_alone"] = {"llm_time_to_first_chunk": _percentiles(alone_ttft),
                                      "llm_stream_total": _percentiles(alone_total),
@@ -653,7 +659,10 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
                         if r.status_code >= 500:
                             errors += 1
                             continue
-                        timings.setdefault(r.json()["route"], []).append(elapsed)
+                        answer = r.json()
+                        # a turn the LLM answered and the output check then refused is an LLM turn, not routing
+                        route = "llm" if _went_to_llm(answer) else answer["route"]
+                        timings.setdefault(route, []).append(elapsed)
 
             async def run():
                 per = routing_requests // users
