@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-Batch = Callable[[list[str]], np.ndarray]
+from training.intent_predictor import Batch
 
 
 class Coalescing:
