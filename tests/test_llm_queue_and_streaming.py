@@ -7,6 +7,7 @@ import json
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import httpx
@@ -160,70 +161,91 @@ def _llm_turn(text: str) -> Turn:
     return turn
 
 
-@pytest.mark.usefixtures("one_torch_thread")
-def test_a_batch_gives_each_turn_what_plain_greedy_generation_gives_it(llm_stage):
+def _alone(llm_stage, turn: Turn, max_new_tokens: int) -> list[int]:
+    """What plain greedy generation gives the turn's prompt on its own."""
     import torch
 
     from serving.llm_runtime import encode_prompt
 
+    tok = llm_stage.tokenizer
+    ids = torch.tensor([encode_prompt(tok, llm_stage.messages(turn))])
+    with torch.inference_mode():
+        out = llm_stage.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                       max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id or tok.eos_token_id)
+    return out[0, ids.shape[1]:].tolist()
+
+
+class _SlowModel:
+    """The tiny LLM with a pause in every forward pass (so turns overlap), its calls recorded, and a switch
+    that makes it fail."""
+
+    def __init__(self, model, delay: float):
+        self.model, self.delay, self.generation_config = model, delay, model.generation_config
+        self.rows: list[int] = []
+        self.fail = False
+
+    def __call__(self, **inputs):
+        self.rows.append(int(inputs["input_ids"].shape[0]))
+        time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("generation failed")
+        return self.model(**inputs)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_turns_in_flight_each_get_what_plain_greedy_generation_gives_them(llm_stage):
     texts = ["hi", "tell me something about the history of jazz music", "what is two plus two"]
     turns = [_llm_turn(t) for t in texts]
-    got: list[list] = [[] for _ in turns]
-    llm_stage.generate(turns, [g.append for g in got], [time.perf_counter()] * len(turns))
+    with ThreadPoolExecutor(len(turns)) as pool:
+        answers = list(pool.map(lambda turn: "".join(llm_stage.tokens(turn)), turns))
     tok = llm_stage.tokenizer
-    for turn, pieces in zip(turns, got):
-        ids = torch.tensor([encode_prompt(tok, llm_stage.messages(turn))])
-        with torch.inference_mode():
-            out = llm_stage.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=12,
-                                           pad_token_id=tok.pad_token_id or tok.eos_token_id)
-        alone = out[0, ids.shape[1]:].tolist()
-        expected = tok.decode([t for t in alone if t != tok.eos_token_id], skip_special_tokens=True)
-        assert pieces[-1] is _END and "".join(p for p in pieces if isinstance(p, str)) == expected
+    for turn, answer in zip(turns, answers):
+        alone = _alone(llm_stage, turn, 12)
+        assert answer == tok.decode([t for t in alone if t != tok.eos_token_id], skip_special_tokens=True)
         assert turn.llm_tokens == len(alone) and turn.ttft_ms is not None
 
 
-def test_turns_that_wait_together_are_generated_in_one_batch_and_errors_reach_every_caller(llm_stage):
-    sizes, hold = [], threading.Event()
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_turn_joins_the_running_batch_and_errors_reach_every_turn_in_flight(llm_stage):
+    """Continuous batching: a turn that arrives while another generates gets its first token at the next
+    step, long before the other ends, and both get their own greedy answers."""
+    plain = llm_stage.model
+    slow = _SlowModel(plain, delay=0.05)
+    llm_stage.model = slow
+    first, second = _llm_turn("tell me something about the history of jazz music"), _llm_turn("hi")
+    ended = {}
 
-    def generate(turns, sinks, started):
-        sizes.append(len(turns))
-        if len(sizes) == 1:
-            assert hold.wait(30)
-        if any(t.text == "boom" for t in turns):
-            raise RuntimeError("generation failed")
-        for turn, sink in zip(turns, sinks):
-            sink(f"answer to {turn.text}")
-            sink(_END)
+    def ask(turn):
+        answer = "".join(llm_stage.tokens(turn))
+        ended[turn.text] = time.perf_counter()
+        return answer
 
-    llm_stage.generate = generate
-    answers = {}
-
-    def ask(text):
-        try:
-            answers[text] = "".join(llm_stage.tokens(_llm_turn(text)))
-        except RuntimeError as exc:
-            answers[text] = exc
-
-    first = threading.Thread(target=ask, args=("first",))
-    first.start()
-    deadline = time.time() + 10
-    while not sizes and time.time() < deadline:
-        time.sleep(0.01)
-    waiting = [threading.Thread(target=ask, args=(f"q{i}",)) for i in range(5)]
-    for t in waiting:
-        t.start()
-    while len(llm_stage._pending) < 5 and time.time() < deadline:
-        time.sleep(0.01)
-    hold.set()
-    for t in [first, *waiting]:
-        t.join(10)
-    assert sizes == [1, 5]
-    assert answers == {"first": "answer to first", **{f"q{i}": f"answer to q{i}" for i in range(5)}}
-    # a failed batch fails its callers, and the worker serves the next one
-    ask("boom")
-    assert isinstance(answers["boom"], RuntimeError)
-    ask("after")
-    assert answers["after"] == "answer to after"
+    with ThreadPoolExecutor(2) as pool:
+        running = pool.submit(ask, first)
+        deadline = time.time() + 10
+        while first.llm_tokens < 3 and time.time() < deadline:
+            time.sleep(0.01)
+        joined_at = time.perf_counter()
+        late = pool.submit(ask, second)
+        answers = running.result(30), late.result(30)
+    assert first.llm_tokens == 12, "the running turn ended early: the test needs it to outlast the join"
+    assert joined_at + second.ttft_ms / 1000 < ended[first.text], "the late turn waited for the running one"
+    assert 2 in slow.rows, "no decode step ran both turns"
+    tok = llm_stage.tokenizer
+    llm_stage.model = plain
+    for turn, answer in zip((first, second), answers):
+        assert answer == tok.decode([t for t in _alone(llm_stage, turn, 12) if t != tok.eos_token_id],
+                                    skip_special_tokens=True)
+    # a failed step fails every turn in flight, and the worker serves the next one
+    llm_stage.model = slow
+    slow.fail = True
+    with ThreadPoolExecutor(2) as pool:
+        failing = [pool.submit(lambda t: "".join(llm_stage.tokens(t)), _llm_turn(x)) for x in ("a", "b")]
+        for future in failing:
+            with pytest.raises(RuntimeError, match="generation failed"):
+                future.result(30)
+    slow.fail = False
+    assert "".join(llm_stage.tokens(_llm_turn("after")))
 
 
 def test_the_llm_pauses_while_routing_turns_run_and_never_longer_than_its_cap():
@@ -252,18 +274,15 @@ def test_the_llm_pauses_while_routing_turns_run_and_never_longer_than_its_cap():
 
 
 def test_a_turn_whose_first_token_ends_it_still_has_a_time_to_first_token():
-    import torch
+    from serving.bot.llm_stage import _Row
 
-    from serving.bot.llm_stage import _BatchStreamer
-
-    turns = [_llm_turn("a"), _llm_turn("b")]
-    got: list[list] = [[], []]
     tokenizer = SimpleNamespace(decode=lambda ids, skip_special_tokens=True: "".join(f" w{i}" for i in ids))
-    streamer = _BatchStreamer(tokenizer, turns, [g.append for g in got], [time.perf_counter()] * 2, eos={0})
-    streamer.put(torch.tensor([[5, 6], [5, 6]]))  # the prompts
-    streamer.put(torch.tensor([0, 7]))  # the first row ends at once
-    streamer.put(torch.tensor([0, 0]))
-    streamer.end()
+    got: list[list] = [[], []]
+    turns = [_llm_turn("a"), _llm_turn("b")]
+    rows = [_Row(turn, g.append, time.perf_counter(), tokenizer, eos={0}, budget=3) for turn, g in zip(turns, got)]
+    for tokens in ([0, 7], [0, 8], [0, 9], [0, 10]):  # the first row ends at once; the second at its budget
+        for row, token in zip(rows, tokens):
+            row.push(token)
     assert got[0] == [_END] and turns[0].llm_tokens == 1 and turns[0].ttft_ms is not None
-    assert "".join(p for p in got[1] if isinstance(p, str)) == " w7" and got[1][-1] is _END
-    assert turns[1].llm_tokens == 2 and turns[1].ttft_ms is not None
+    assert "".join(p for p in got[1] if isinstance(p, str)) == " w7 w8 w9" and got[1][-1] is _END
+    assert turns[1].llm_tokens == 3 and turns[1].ttft_ms is not None

@@ -1,8 +1,8 @@
 """The LLM route: the gated student (int8, DPO adapter merged) answers with greedy decoding within a token
-budget; tokens stream. Turns that wait at the same time are generated together in one batch (left-padded):
-on 2 CPU cores a batch of 8 takes about twice as long as one answer, so under load the bot answers about
-4x as many LLM turns and a waiting turn's first token comes far sooner than behind a queue of whole
-generations. Its answers pass the guard's output check before anyone sees them (`Bot`)."""
+budget; tokens stream. The LLM turns in flight are decoded together, one step for all of them at a time,
+and a turn that arrives joins the running batch at the next step (continuous batching,
+`serving.bot.running_batch`): its first token no longer waits for the whole generation in front of it, and
+a finished turn leaves at once. Its answers pass the guard's output check before anyone sees them (`Bot`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from serving.llm_runtime import encode_prompt, eos_token_ids, left_padded
+from serving.llm_runtime import encode_prompt, eos_token_ids
 
 from .turn import Turn
 
@@ -46,8 +46,8 @@ class LlmStage:
         return msgs + [{"role": "user", "content": turn.clean}]
 
     def tokens(self, turn: Turn) -> Iterator[str]:
-        """The turn's generated text pieces as they come (greedy, at most `max_new_tokens`), generated with
-        whatever other turns are waiting; sets turn.ttft_ms (from the call, queueing included) and llm_tokens.
+        """The turn's generated text pieces as they come (greedy, at most `max_new_tokens`), decoded together
+        with the other turns in flight; sets turn.ttft_ms (from the call, queueing included) and llm_tokens.
         Safe to call from many threads at once."""
         pieces: queue.SimpleQueue = queue.SimpleQueue()
         with self._wake:
@@ -68,29 +68,42 @@ class LlmStage:
         return turn
 
     def _serve(self) -> None:
-        while True:
-            with self._wake:
-                while not self._pending:
-                    self._wake.wait()
-                batch, self._pending = self._pending[: self.max_batch_size], self._pending[self.max_batch_size:]
-            try:
-                self.generate([t for t, _, _ in batch], [sink for _, sink, _ in batch], [s for _, _, s in batch])
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller, the worker keeps serving
-                for _, sink, _ in batch:
-                    sink(exc)
-
-    def generate(self, turns: list[Turn], sinks: list[Callable], started: list[float]) -> None:
-        """One left-padded greedy batch; each turn's text goes to its sink piece by piece, then `_END`."""
-        import torch
+        from .running_batch import RunningBatch
 
         tok = self.tokenizer
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        ids, mask = left_padded([encode_prompt(tok, self.messages(t)) for t in turns], pad)
-        streamer = _BatchStreamer(tok, turns, sinks, started, eos_token_ids(self.model, tok), self.before_step)
-        with torch.inference_mode():
-            self.model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=self.max_new_tokens,
-                                pad_token_id=pad, temperature=None, top_p=None, top_k=None, streamer=streamer)
-        streamer.end()
+        eos = eos_token_ids(self.model, tok)
+        batch, rows = RunningBatch(self.model, pad), []
+        while True:
+            with self._wake:
+                while not self._pending and not rows:
+                    self._wake.wait()
+                room = self.max_batch_size - len(rows)
+                joining, self._pending = self._pending[:room], self._pending[room:]
+            new = [_Row(turn, sink, started, tok, eos, self.max_new_tokens) for turn, sink, started in joining]
+            try:
+                if new:
+                    self._pause()
+                    first = batch.join([encode_prompt(tok, self.messages(row.turn)) for row in new])
+                    rows += new
+                    for row, token in zip(new, first):
+                        row.push(token)
+                self._pause()
+                for row, token in zip(rows, batch.step()):
+                    row.push(token)  # a row that ended is not told again; it leaves below
+            except Exception as exc:  # noqa: BLE001 - handed to every turn in flight, the worker keeps serving
+                for row in rows + [r for r in new if r not in rows]:
+                    row.fail(exc)
+                batch, rows = RunningBatch(self.model, pad), []
+                continue
+            if any(row.done for row in rows):
+                keep = [i for i, row in enumerate(rows) if not row.done]
+                batch.keep(keep)
+                rows = [rows[i] for i in keep]
+
+    def _pause(self) -> None:
+        if self.before_step is not None:
+            self.before_step()
 
 
 class RoutingFirst:
@@ -121,55 +134,47 @@ class RoutingFirst:
             self._idle.wait_for(lambda: not self._active, timeout=self.max_pause_s)
 
 
-class _BatchStreamer:
-    """transformers' streamer protocol (`put` each step's tokens, `end`) for a batch: every row decoded on its
-    own and sent to its sink a word at a time, up to its end-of-sequence token (later pad tokens are not its)."""
+class _Row:
+    """One turn in the running batch: its tokens decoded and sent to its sink a word at a time, up to its
+    end-of-sequence token or its budget, then `_END`."""
 
-    def __init__(self, tokenizer, turns: list[Turn], sinks: list[Callable], started: list[float], eos: set[int],
-                 before_step: Callable[[], None] | None = None):
-        self.tokenizer, self.turns, self.sinks, self.started, self.eos = tokenizer, turns, sinks, started, eos
-        self.before_step = before_step
-        self.ids: list[list[int]] = [[] for _ in turns]
-        self.sent = [0] * len(turns)
-        self.done = [False] * len(turns)
-        self.prompt_seen = False
+    def __init__(self, turn: Turn, sink: Callable, started: float, tokenizer, eos: set[int], budget: int):
+        self.turn, self.sink, self.started, self.tokenizer, self.eos, self.budget = turn, sink, started, tokenizer, eos, budget
+        self.ids: list[int] = []
+        self.generated = 0
+        self.sent = 0
+        self.done = False
 
-    def put(self, value) -> None:
-        if self.before_step is not None:
-            self.before_step()
-        if not self.prompt_seen:  # the first call carries the prompts
-            self.prompt_seen = True
+    def push(self, token: int) -> None:
+        if self.done:
             return
-        for row, token in enumerate(value.reshape(len(self.turns), -1)[:, -1].tolist()):
-            if self.done[row]:
-                continue
-            self.turns[row].llm_tokens += 1
-            if self.turns[row].ttft_ms is None:  # the first generated token, even one that ends the answer at once
-                self.turns[row].ttft_ms = (time.perf_counter() - self.started[row]) * 1000
-            if token in self.eos:
-                self._finish(row)
-                continue
-            self.ids[row].append(token)
-            text = self.tokenizer.decode(self.ids[row], skip_special_tokens=True)
-            cut = text.rfind(" ") if not text.endswith("\n") else len(text)
-            if cut > self.sent[row]:
-                self._send(row, text[self.sent[row]:cut])
-                self.sent[row] = cut
+        self.generated += 1
+        self.turn.llm_tokens += 1
+        if self.turn.ttft_ms is None:  # the first generated token, even one that ends the answer at once
+            self.turn.ttft_ms = (time.perf_counter() - self.started) * 1000
+        if token in self.eos:
+            self._finish()
+            return
+        self.ids.append(token)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        cut = text.rfind(" ") if not text.endswith("\n") else len(text)
+        if cut > self.sent:
+            self.sink(text[self.sent:cut])
+            self.sent = cut
+        if self.generated >= self.budget:
+            self._finish()
 
-    def end(self) -> None:
-        for row in range(len(self.turns)):
-            if not self.done[row]:
-                self._finish(row)
+    def fail(self, exc: BaseException) -> None:
+        if not self.done:
+            self.done = True
+            self.sink(exc)
 
-    def _send(self, row: int, piece: str) -> None:
-        self.sinks[row](piece)
-
-    def _finish(self, row: int) -> None:
-        text = self.tokenizer.decode(self.ids[row], skip_special_tokens=True)
-        if len(text) > self.sent[row]:
-            self._send(row, text[self.sent[row]:])
-        self.done[row] = True
-        self.sinks[row](_END)
+    def _finish(self) -> None:
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if len(text) > self.sent:
+            self.sink(text[self.sent:])
+        self.done = True
+        self.sink(_END)
 
 
 def phrases(pieces: Iterator[str], min_words: int = 4) -> Iterator[str]:

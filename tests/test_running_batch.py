@@ -1,0 +1,54 @@
+"""Continuous batching: prompts that join a running batch between steps, and rows that leave it, each get
+what plain greedy generation gives them alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from serving.bot.running_batch import RunningBatch
+from serving.llm_runtime import encode_prompt, load_causal_lm
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_rows_that_join_and_leave_between_steps_decode_as_they_would_alone(tiny_llm):
+    model, tok = load_causal_lm(tiny_llm)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    texts = ["hi", "tell me something about the history of jazz music", "what is two plus two", "ok",
+             "the weather in paris tomorrow please, and also rome"]
+    prompts = [encode_prompt(tok, t) for t in texts]
+    budget = [10, 4, 10, 6, 8]  # rows leave at different steps, so the cache is cut while others run
+    alone = []
+    for prompt, n in zip(prompts, budget):
+        ids = torch.tensor([prompt])
+        with torch.inference_mode():
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=n,
+                                 min_new_tokens=n, pad_token_id=pad)
+        alone.append(out[0, ids.shape[1]:].tolist())
+
+    batch, order, got = RunningBatch(model, pad), [], {}
+
+    def join(indices):
+        for i, token in zip(indices, batch.join([prompts[i] for i in indices])):
+            got[i] = [token]
+        order.extend(indices)
+
+    def step():
+        for i, token in zip(order, batch.step()):
+            got[i].append(token)
+        keep = [k for k, i in enumerate(order) if len(got[i]) < budget[i]]
+        batch.keep(keep)
+        order[:] = [order[k] for k in keep]
+
+    join([0, 1])
+    for _ in range(2):
+        step()
+    join([2])  # a longer prompt joins rows that have already decoded
+    step()
+    join([3, 4])
+    while len(batch):
+        step()
+    assert batch.cache is None and batch.mask is None
+    assert [got[i] for i in range(len(texts))] == alone
+    assert {len(g) for g in got.values()} == set(budget)
