@@ -139,7 +139,8 @@ class _Row:
     end-of-sequence token or its budget, then `_END`."""
 
     def __init__(self, turn: Turn, sink: Callable, started: float, tokenizer, eos: set[int], budget: int):
-        self.turn, self.sink, self.started, self.tokenizer, self.eos, self.budget = turn, sink, started, tokenizer, eos, budget
+        self.turn, self.sink, self.started = turn, sink, started
+        self.tokenizer, self.eos, self.budget = tokenizer, eos, budget
         self.ids: list[int] = []
         self.generated = 0
         self.sent = 0

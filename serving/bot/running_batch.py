@@ -4,7 +4,9 @@ With whole-batch generation a turn that arrives while a batch runs waits for eve
 before its own prompt is even read; under load its time to first token is that queue. Here the rows of
 a running batch share one KV cache (left-padded, as batched generation needs), a new prompt is prefilled
 on its own and its cache joins the batch at the next step, and a finished row leaves at once. Greedy
-decoding over left-padded rows with their own position ids gives each row what it gets alone.
+decoding over left-padded rows with their own position ids gives each row what it gets alone: exactly in
+fp32; in bf16 (the int8 model's matmuls) the batch's shape moves the last bits, and a near tie can go the
+other way, as with any batched generation.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class RunningBatch:
             self.cache, self.mask, self.last = out.past_key_values, mask, first
         else:
             width = max(self.mask.shape[1], mask.shape[1])
-            self.cache = _cache([(torch.cat([_left(k, width), _left(k2, width)]), torch.cat([_left(v, width), _left(v2, width)]))
+            self.cache = _cache([(torch.cat([_left(k, width), _left(k2, width)]),
+                                  torch.cat([_left(v, width), _left(v2, width)]))
                                  for (k, v), (k2, v2) in zip(_layers(self.cache), _layers(out.past_key_values))])
             self.mask = torch.cat([_left_mask(self.mask, width), _left_mask(mask, width)])
             self.last = torch.cat([self.last, first])
