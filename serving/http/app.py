@@ -83,7 +83,7 @@ class State:
         self.bot = None
         self.error: str | None = None
         self.version = settings.version_label
-        # LLM turns wait in threads of their own, as many as one generated batch takes: in the shared thread
+        # LLM turns wait in threads of their own, as many as the running batch holds: in the shared thread
         # pool, turns waiting for the LLM would hold every worker and intent-answered turns would queue behind them
         self.llm_pool: ThreadPoolExecutor | None = None
 
