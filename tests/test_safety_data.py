@@ -100,16 +100,16 @@ def test_groups_name_their_template(frame):
     first = frame.groupby("group")[["label", "category"]].first()
     for group, row in first.iterrows():
         assert group.startswith(f"{row['label']}/{row['category']}/t")
-    # every template yields rows, several each
+    # every template yields rows, as many as the config asks
     assert set(frame["group"]) == {t.group for t in templates()}
-    assert frame["group"].value_counts().min() >= 5
+    assert frame["group"].value_counts().min() == SafetyConfig().unsafe_per_template == SafetyConfig().safe_per_template
     unsafe_templates = frame[frame["label"] == UNSAFE].groupby("category")["group"].nunique()
     assert (unsafe_templates >= 12).all()
     assert frame.loc[(frame["label"] == SAFE) & (frame["category"] != BENIGN), "group"].nunique() >= 60
 
 
-def test_slot_values_vary_within_a_template(frame):
-    rows = frame[frame["group"] == "unsafe/violence/t00"]["text"]
+def test_slot_values_vary_within_a_template(rich):
+    rows = rich[rich["group"] == "unsafe/violence/t00"]["text"]
     targets = {p for p in SLOTS["person"] for t in rows if p in t.lower()}
     assert len(targets) >= 4
 
