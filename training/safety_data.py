@@ -11,10 +11,11 @@ category it mimics ("benign" for plain assistant requests); `source` ("template"
 the template a row was expanded from (`<label>/<category>/tNN`), which a split keeps in one part.
 
 About 65 unsafe templates per category, asked in many ways (direct, terse, euphemistic, with a back-story, "for
-research", second-hand, "just asking questions"), and about 65 safe look-alikes per category: trigger words in a harmless sense ("kill the background
-process") or figure of speech ("this deadline is killing me"), harmless targets and contexts (weeds, a game boss,
-a heist film), definitions, history, prevention and help-seeking ("how do i help a friend who talks about
-suicide"), public institutions and fictional characters, and absurd "discrimination" against things.
+research", second-hand, "just asking questions"), and about 65 safe look-alikes per category: trigger words in a
+harmless sense ("kill the background process") or figure of speech ("this deadline is killing me"), harmless
+targets and contexts (weeds, a game boss, a heist film), definitions, history, prevention and help-seeking ("how do
+i help a friend who talks about suicide"), public institutions and fictional characters, and absurd
+"discrimination" against things.
 
 No row is taken or tuned from any evaluation set: every template below was written for this file, the second
 and third rounds (GENERATOR_VERSION 2 and 3) by writers who saw neither XSTest nor the project's red-team set.
