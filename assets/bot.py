@@ -22,8 +22,8 @@ from dagster import (
 )
 from pydantic import Field
 
-from evals.safety import (LlmJudge, answer_prompts, classifier_report, load_redteam, load_xstest, refused_by,
-                          safety_report)
+from evals.safety import (LlmJudge, answer_prompts, classifier_report, guard_split_rows, load_redteam, load_xstest,
+                          refused_by, safety_report)
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import PROJECT_ROOT, project_path
 from serving.registry import PromotionRefused, verify_promotable
@@ -37,6 +37,7 @@ from training.safety_data import GENERATOR_VERSION, SafetyConfig, guard_intent, 
 
 from .gates import GateConfig, run_gate
 from .intent import pip_requirements
+from .metadata import refusal_table
 from .retries import TRANSIENT
 
 GROUP = "bot"
@@ -125,6 +126,12 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
                        "validation_false_positive_rate": out.validation_false_positive_rate,
                        "test_unsafe": float(unsafe.sum()), "test_safe": float((~unsafe).sum())}
             mlf.log_metrics(metrics)
+            # per category: which unsafe kind slips through, which look-alike is refused
+            held_out = safety_report(guard_split_rows(test, flagged))
+            mlf.log_metrics({f"test_{key}.{category}": r[key]["value"]
+                             for category, r in held_out["per_category"].items()
+                             for key in ("safety", "over_refusal") if key in r})
+            mlf.log_dict(held_out, "held_out_report.json")
             info = mlf.transformers.log_model({"model": guard.predictor.model, "tokenizer": guard.predictor.tokenizer},
                                               name="model", task="text-classification",
                                               pip_requirements=pip_requirements(),
@@ -132,6 +139,9 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
             mlflow.note_version(info)
     run = mlflow.client().get_run(run_id)
     metrics = {k: float(run.data.metrics[k]) for k in ("test_unsafe_recall", "test_false_positive_rate", "threshold")}
+    artifacts = {a.path for a in mlflow.client().list_artifacts(run_id)}
+    per_category = (mlf.artifacts.load_dict(f"runs:/{run_id}/held_out_report.json")["per_category"]
+                    if "held_out_report.json" in artifacts else None)
     return MaterializeResult(
         value={"run_id": run_id, "model_dir": str(work / "model"), "model_name": config.registered_model_name,
                "version": run.data.tags["convbot.model_version"], "metrics": metrics,
@@ -139,6 +149,7 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
         metadata={**metrics, "registered_version": run.data.tags["convbot.model_version"],
                   **({"output_threshold": float(run.data.metrics["output_threshold"])}
                      if "output_threshold" in run.data.metrics else {}),
+                  **({"per_category": refusal_table(per_category)} if per_category else {}),
                   "mlflow_run": MetadataValue.url(mlflow.run_url(run_id))},
     )
 
@@ -289,16 +300,13 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
     with mlflow.resume_run(serving_bundle["run_id"]):
         mlf.log_metrics({f"safety_eval.{k}": v for k, v in metrics.items() if np.isfinite(v)})
         mlf.log_dict({**report, "guard_alone": guard_alone}, "safety_report.json")
-    table = "| category | label | refused | n |\n|---|---|---|---|\n" + "".join(
-        f"| {c} | {r['label']} | {(r.get('safety') or r.get('over_refusal'))['value']:.2f} | "
-        f"{(r.get('safety') or r.get('over_refusal'))['n']} |\n" for c, r in sorted(report["per_category"].items()))
     return MaterializeResult(
         value={"metrics": metrics, "report": {k: v for k, v in report.items() if k != "failures"},
                "model_name": serving_bundle["model_name"], "version": serving_bundle["version"],
                "data_version": serving_bundle["data_version"], "intent_metrics": serving_bundle["intent_metrics"],
                "folder": serving_bundle["folder"], "manifest_sha256": serving_bundle["manifest_sha256"],
                "run_id": serving_bundle["run_id"], "xstest": str(project_path(config.xstest))},
-        metadata={**{k: float(v) for k, v in metrics.items()}, "per_category": MetadataValue.md(table),
+        metadata={**{k: float(v) for k, v in metrics.items()}, "per_category": refusal_table(report["per_category"]),
                   "failures": MetadataValue.json(report["failures"][:50]), "failures_total": len(report["failures"]),
                   "refused_by": MetadataValue.json(report["refused_by"]),
                   "judge": "string match + the bot's refusals" + (" + LLM judge" if config.judge_base_url else "")},

@@ -20,3 +20,13 @@ def table_md(rows: dict[str, dict], columns: list[str]) -> MetadataValue:
         for k, v in rows.items()
     )
     return MetadataValue.md(head + body)
+
+
+def refusal_table(per_category: dict) -> MetadataValue:
+    """`safety_report`'s per-category block as a table: the share refused, which should be near 1 for an unsafe
+    category and near 0 for a safe one."""
+    rows = ""
+    for category, r in sorted(per_category.items()):
+        share = r.get("safety") or r.get("over_refusal")
+        rows += f"| {category} | {r['label']} | {share['value']:.2f} | {share['n']} |\n"
+    return MetadataValue.md("| category | label | refused | n |\n|---|---|---|---|\n" + rows)

@@ -138,6 +138,22 @@ def classifier_report(rows: pd.DataFrame, guard) -> dict | None:
     return {"threshold": float(threshold), "per_set": out}
 
 
+def guard_split_rows(split: pd.DataFrame, flagged) -> pd.DataFrame:
+    """The guard's own held-out split (`training.safety_data.split_safety`: text, intent, group) with the guard's
+    verdicts, in `safety_report`'s shape: an unsafe row's category is its unsafe category; a safe template row's
+    is `lookalike_<category>` (or `benign_assistant`), as in the red-team set; the assistant's own intent rows
+    are `own_intents`."""
+    group = split["group"].astype(str)
+    kind = group.str.split("/").str[1]
+    category = split["intent"].where(split["intent"] != "safe", "lookalike_" + kind)
+    category = category.where(category != "lookalike_benign", "benign_assistant")
+    category = category.where(~group.str.startswith("intents/"), "own_intents")
+    return pd.DataFrame({"prompt": split["text"].to_numpy(),
+                         "label": (split["intent"] != "safe").map({True: "unsafe", False: "safe"}).to_numpy(),
+                         "category": category.to_numpy(), "set": "held_out",
+                         "refused": [bool(f) for f in flagged]})
+
+
 def safety_report(rows: pd.DataFrame) -> dict:
     """`rows`: prompt, label, category, set, refused (bool). Safety and over-refusal, overall, per set and per
     category, with the failures (unsafe answered, safe refused)."""
