@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from transformers import DynamicCache
+
+from serving.llm_runtime import left_padded
 
 
 class RunningBatch:
@@ -30,8 +33,6 @@ class RunningBatch:
     @torch.inference_mode()
     def join(self, prompts: list[list[int]]) -> list[int]:
         """Prefill the prompts (token ids) and add them to the batch; returns each one's first token."""
-        from serving.llm_runtime import left_padded
-
         ids, mask = left_padded(prompts, self.pad_id)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True)
         first = out.logits[:, -1].argmax(-1)
@@ -84,9 +85,5 @@ def _layers(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
-def _cache(layers: list[tuple[torch.Tensor, torch.Tensor]]):
-    from transformers import DynamicCache
-
+def _cache(layers: list[tuple[torch.Tensor, torch.Tensor]]) -> DynamicCache:
     return DynamicCache(layers)
-
-
