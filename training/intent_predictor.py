@@ -10,7 +10,7 @@ import numpy as np
 
 from .calibration import decide, softmax
 from .catalog import OUT_OF_SCOPE
-from .novelty import NoveltyScore, base_encoder_embed
+from .novelty import NoveltyScore, base_encoder_embed, base_encoder_model
 
 CALIBRATION_KEY = "convbot_calibration"
 NOVELTY_KEY = "novelty"  # inside the calibration: the out-of-scope score's centroids, statistics and threshold
@@ -66,6 +66,23 @@ class IntentPredictor:
             enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=True,
                                  return_tensors="pt")
             return self.model(**enc).logits.float().numpy()
+
+    def replace_passes(self, logits: Batch, embed: Batch | None = None) -> "IntentPredictor":
+        """Compute the classifier's logits (and the novelty score's embeddings) with another runtime that gives the
+        same numbers, e.g. serving's ONNX Runtime export; before `share_passes`."""
+        if embed is not None and self.novelty is None:
+            raise ValueError("this model has no novelty score: there is no embedding pass to replace")
+        self._forward = logits
+        self._logits = self._wrap(logits)
+        if embed is not None:
+            self._embed = self._wrap(embed)
+        return self
+
+    def base_encoder(self):
+        """The novelty score's base encoder (a sentence-transformers model, its checksum verified)."""
+        if self.novelty is None:
+            raise ValueError("this model has no novelty score: it was trained without one (confidence threshold only)")
+        return base_encoder_model(self.novelty.encoder, self.novelty.encoder_sha256, self.max_length)
 
     def share_passes(self, wrap: Callable[[Batch], Batch]) -> "IntentPredictor":
         """Send every model pass (the classifier's, and the novelty score's encoder) through `wrap`: the bot's

@@ -26,10 +26,10 @@ Embed = Callable[[list[str]], np.ndarray]  # texts -> normalised sentence embedd
 
 
 @lru_cache(maxsize=4)
-def base_encoder_embed(encoder: str, sha256: str, max_length: int) -> Embed:
-    """The base encoder as a sentence embedder (mean pooling, normalised: all-MiniLM-L6-v2's own pooling),
-    refusing other weights than `sha256`: a novelty score is only valid with the encoder it was fitted with.
-    Loaded once per process (a challenger and its champion share it)."""
+def base_encoder_model(encoder: str, sha256: str, max_length: int):
+    """The base encoder as a sentence-transformers model (mean pooling, normalised: all-MiniLM-L6-v2's own
+    pooling), refusing other weights than `sha256`: a novelty score is only valid with the encoder it was fitted
+    with. Loaded once per process (a challenger and its champion share it)."""
     from .base_models import resolve_encoder
     from .dp_embedder import base_embedder
 
@@ -37,7 +37,13 @@ def base_encoder_embed(encoder: str, sha256: str, max_length: int) -> Embed:
     if resolved.checksum != sha256:
         raise ValueError(f"the base encoder {encoder} at {resolved.path} has weights {resolved.checksum[:12]}, but "
                          f"the out-of-scope score was fitted with {sha256[:12]}")
-    model = base_embedder(resolved.path, max_length=max_length)
+    return base_embedder(resolved.path, max_length=max_length)
+
+
+@lru_cache(maxsize=4)
+def base_encoder_embed(encoder: str, sha256: str, max_length: int) -> Embed:
+    """`base_encoder_model` as a function of texts: normalised sentence embeddings, one row per text."""
+    model = base_encoder_model(encoder, sha256, max_length)
     return lambda texts: np.asarray(model.encode(list(texts), batch_size=128, normalize_embeddings=True,
                                                  show_progress_bar=False), dtype=np.float32).reshape(
         len(texts), model.get_sentence_embedding_dimension())

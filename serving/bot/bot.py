@@ -69,15 +69,25 @@ class Bot:
         # concurrent routing turns share each model pass (one batch) instead of queueing for the cores one by one
         max_batch = int(self.config.get("max_routing_batch", 32))
         share = lambda fn: Coalescing(fn, max_batch)  # noqa: E731
-        predictor = IntentPredictor.from_pretrained(folder / "models" / "intent").prepare().share_passes(share)
+        onnx = _encoder_runtime(self.config) == "onnx"
+        predictor = IntentPredictor.from_pretrained(folder / "models" / "intent").prepare()
         check_config(self.config, predictor.labels)
         self.brand = BrandRules(folder / "brand.yaml")
         self.guard = GuardClassifier.from_pretrained(folder / "models" / "guard") if (folder / "models" / "guard").exists() else None
-        if self.guard is not None:
-            self.guard.predictor.share_passes(share)
+        for model in [predictor] + ([self.guard.predictor] if self.guard is not None else []):
+            if onnx:
+                _in_onnx_runtime(model)
+            model.share_passes(share)
         # a bundle is read-only: sessions live elsewhere (a temporary file when the caller gives no store)
         self.sessions = sessions or SqliteSessions(Path(tempfile.mkdtemp(prefix="convbot-sessions-")) / "sessions.db")
-        knowledge = KnowledgeBase(load_knowledge(folder / "knowledge.yaml"), _embedder(folder), share)
+        embedder = _embedder(folder)
+        if onnx:
+            from serving.encoder_runtime import onnx_sentence_encoder
+
+            encode = onnx_sentence_encoder(embedder)
+        else:
+            encode = lambda texts: embedder.encode(texts, normalize_embeddings=True, show_progress_bar=False)  # noqa: E731
+        knowledge = KnowledgeBase(load_knowledge(folder / "knowledge.yaml"), encode, share)
         self.llm = None
         self.routing_first = RoutingFirst(float((self.config.get("llm") or {}).get("max_pause_ms", 50)) / 1000)
         if load_llm:
@@ -183,6 +193,21 @@ class Bot:
                 "corrected_response": correction.strip(),
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "group": f"api/{past.get('intent') or 'unknown'}"}
+
+
+def _encoder_runtime(config: dict) -> str:
+    # bundles made before the setting existed ran in PyTorch; ONNX Runtime computes the same numbers, faster
+    runtime = str(config.get("encoder_runtime", "onnx"))
+    if runtime not in ("onnx", "torch"):
+        raise BotError(f"bot.yaml: encoder_runtime is {runtime!r}; it must be onnx or torch")
+    return runtime
+
+
+def _in_onnx_runtime(predictor: IntentPredictor) -> None:
+    from serving.encoder_runtime import onnx_classifier, onnx_sentence_encoder
+
+    embed = onnx_sentence_encoder(predictor.base_encoder()) if predictor.novelty is not None else None
+    predictor.replace_passes(onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length), embed)
 
 
 def _embedder(folder: Path):

@@ -36,15 +36,13 @@ def load_knowledge(path: str | Path) -> list[Entry]:
 
 
 class KnowledgeBase:
-    def __init__(self, entries: list[Entry], encoder, wrap: Callable | None = None):
-        """`wrap`: what the query encoder's passes go through (the bot's `Coalescing`)."""
-        self.entries, self.encoder = entries, encoder
+    def __init__(self, entries: list[Entry], encode: Callable[[list[str]], np.ndarray], wrap: Callable | None = None):
+        """`encode`: texts -> normalised sentence embeddings (the retrieval encoder, in PyTorch or ONNX Runtime);
+        `wrap`: what the query encoder's passes go through (the bot's `Coalescing`)."""
+        self.entries = entries
+        self._encode = lambda texts: np.asarray(encode(list(texts)), dtype=np.float32)
         self.vectors = self._encode([f"{e.question} {e.answer}" for e in entries])
         self._queries = wrap(self._encode) if wrap is not None else self._encode
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.encoder.encode(list(texts), normalize_embeddings=True, show_progress_bar=False),
-                          dtype=np.float32)
 
     def search(self, query: str, intent: str | None = None, k: int = 3) -> list[tuple[Entry, float]]:
         q = self._queries([query])[0]

@@ -1,0 +1,96 @@
+"""The routing path's encoders in ONNX Runtime: the same numbers and decisions as PyTorch, or refused."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from serving.encoder_runtime import ExportMismatch, onnx_classifier, onnx_sentence_encoder
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TEXTS = ["hi", "book me a flight to lisbon next tuesday at 9am please", "WHAT'S THE WEATHER in Oslo??",
+         "how do i kill a python process " * 12, "réinitialiser mon mot de passe", "set an alarm"]
+
+
+def _torch_logits(predictor, texts):
+    enc = predictor.tokenizer(texts, truncation=True, max_length=predictor.max_length, padding=True,
+                              return_tensors="pt")
+    with torch.inference_mode():
+        return predictor.model(**enc).logits.numpy()
+
+
+def test_the_classifier_export_gives_pytorchs_logits_for_any_batch_and_length(tiny_bundle):
+    from training.intent_predictor import IntentPredictor
+
+    predictor = IntentPredictor.from_pretrained(tiny_bundle / "models" / "intent")
+    run = onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length)
+    # one text at a time, all at once (padding), and a text longer than the truncation length
+    for batch in [TEXTS, TEXTS[:1], TEXTS[3:4]]:
+        np.testing.assert_allclose(run(batch), _torch_logits(predictor, batch), atol=1e-4)
+    assert run([]).shape == (0, len(predictor.labels))
+
+
+def test_the_sentence_encoder_export_gives_encodes_normalised_embeddings(tiny_encoder):
+    from training.dp_embedder import base_embedder
+
+    encoder = base_embedder(tiny_encoder, max_length=16)
+    run = onnx_sentence_encoder(encoder)
+    expected = encoder.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)
+    got = run(TEXTS)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_an_export_that_does_not_reproduce_the_model_is_refused(tiny_bundle):
+    """Python control flow on a shape is frozen by the tracer at the example's shape: the export then computes
+    something else for other lengths, and the probe texts catch it."""
+    from training.intent_predictor import IntentPredictor
+
+    predictor = IntentPredictor.from_pretrained(tiny_bundle / "models" / "intent")
+
+    class ShapeDependent(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = predictor.model
+
+        def forward(self, **inputs):
+            logits = self.inner(**inputs).logits
+            return type("Out", (), {"logits": logits * 3 if inputs["input_ids"].shape[1] > 8 else logits})()
+
+    with pytest.raises(ExportMismatch, match="differs from PyTorch"):
+        onnx_classifier(ShapeDependent(), predictor.tokenizer, predictor.max_length)
+
+
+def _bot_with(bundle, tmp_path, runtime):
+    from serving.bot.bot import Bot
+
+    copy = tmp_path / runtime
+    shutil.copytree(bundle, copy)
+    config = yaml.safe_load((copy / "bot.yaml").read_text())
+    (copy / "bot.yaml").write_text(yaml.safe_dump({**config, "encoder_runtime": runtime}))
+    return Bot(copy, load_llm=False)
+
+
+def test_the_bot_routes_alike_in_both_runtimes(tiny_bundle, tmp_path):
+    onnx, eager = _bot_with(tiny_bundle, tmp_path, "onnx"), _bot_with(tiny_bundle, tmp_path, "torch")
+    texts = TEXTS + ["how do i reset my password", "I want to hurt someone badly", "book a flight to paris"]
+    for text in texts:
+        a, b = onnx.route("s-1", text), eager.route("s-2", text)
+        assert (a.route, a.intent, a.refused) == (b.route, b.intent, b.refused), text
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
+        assert a.guard.get("score") == pytest.approx(b.guard.get("score"), abs=2e-4)
+    answered = [t for t in texts if onnx.route("s-3", t).route == "retrieval"]
+    for text in answered:  # the retrieval encoder too: the same citations
+        assert onnx.respond("s-4", text).citations == eager.respond("s-5", text).citations
+
+
+def test_an_unknown_encoder_runtime_is_a_clear_error(tiny_bundle, tmp_path):
+    from serving.bot.turn import BotError
+
+    with pytest.raises(BotError, match="encoder_runtime is 'tensorrt'; it must be onnx or torch"):
+        _bot_with(tiny_bundle, tmp_path, "tensorrt")
