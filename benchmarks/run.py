@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m benchmarks.run [pipeline|clinc|latency|llm|dp|dp_tune|dpo|pii|transfer|chat|safety|canary]`.
+"""Benchmarks: `python -m benchmarks.run [pipeline|clinc|latency|llm|dp|dp_tune|dpo|pii|transfer|routing|chat|safety|canary]`.
 
 Each prints its figures, writes them to the committed `docs/bench/<bench>.json` (so figures can be
 diffed across commits) and appends them, with the command, to state/bench/results.jsonl.
@@ -577,6 +577,70 @@ def _start_bot_process(bundle: Path, port: int, work: Path):
     return _Process(cmd, env, work / f"bot-{port}.log", f"http://127.0.0.1:{port}/readyz", 600)
 
 
+def bench_routing() -> None:
+    """The routing path in process (guard, intent, context, router, post-processing; no HTTP), with the bundle's
+    encoders in PyTorch and in ONNX Runtime side by side: every real-slice utterance goes through both bots in
+    turn (the order alternating), one torch thread each, as the server runs. Per-stage and whole-turn times,
+    and how often the two agree."""
+    import numpy as np
+    import torch
+    import yaml
+    from tqdm.auto import tqdm
+
+    from evals.intent_slice import build_real_slice
+    from serving.bot.bot import Bot
+    from training.catalog import load_catalog
+    from training.real_data import load_intent_map
+
+    bundle = _latest_bundle()
+    catalog = load_catalog(bundle / "catalog.yaml")
+    real = build_real_slice(reference_file(CLINC), catalog.labels, load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
+    texts = real.frame["text"].tolist()
+    torch.set_num_threads(1)
+    work = Path(tempfile.mkdtemp(prefix="bench-routing-"))
+    bots = {}
+    for runtime in ("torch", "onnx"):
+        folder = work / runtime  # the bundle as it is, but for the one setting
+        folder.mkdir()
+        for item in bundle.iterdir():
+            if item.name != "bot.yaml":
+                (folder / item.name).symlink_to(item)
+        config = yaml.safe_load((bundle / "bot.yaml").read_text())
+        (folder / "bot.yaml").write_text(yaml.safe_dump({**config, "encoder_runtime": runtime}))
+        start = time.perf_counter()
+        bots[runtime] = Bot(folder, load_llm=False)
+        print(f"{runtime}: loaded in {time.perf_counter() - start:.1f} s", flush=True)
+    for bot in bots.values():  # first use of each slot parser, the PII pipeline and the knowledge file
+        for i, text in enumerate(texts[::50]):
+            turn = bot.route(f"warm{i}", text)
+            if turn.route != "llm":
+                bot.finish(turn)
+    turns = {r: [] for r in bots}
+    stages = {r: {} for r in bots}
+    for i, text in enumerate(tqdm(texts, desc="routing turns")):
+        order = list(bots) if i % 2 == 0 else list(bots)[::-1]
+        for runtime in order:
+            bot = bots[runtime]
+            start = time.perf_counter()
+            turn = bot.route(f"s{i}", text)
+            if turn.route != "llm":  # the LLM's own time is the chat benchmark's
+                bot.finish(turn)
+            turns[runtime].append((turn, (time.perf_counter() - start) * 1000))
+            for stage, ms in turn.timings_ms.items():
+                stages[runtime].setdefault(stage, []).append(ms)
+    answered = {r: [ms for t, ms in turns[r] if t.route != "llm"] for r in bots}
+    same = [(a.route, a.intent, a.refused) == (b.route, b.intent, b.refused) for (a, _), (b, _) in zip(turns["torch"], turns["onnx"])]
+    confidence = [abs(a.confidence - b.confidence) for (a, _), (b, _) in zip(turns["torch"], turns["onnx"])]
+    figures = {"bundle": str(bundle), "utterances": len(texts), "torch_threads": 1,
+               "routing_turn": {r: _percentiles(answered[r]) for r in bots},
+               "stage_median_ms": {r: {s: round(float(np.median(v)), 2) for s, v in stages[r].items()} for r in bots},
+               "speedup_p50": round(_percentiles(answered["torch"])["p50_ms"] / _percentiles(answered["onnx"])["p50_ms"], 2),
+               "speedup_p95": round(_percentiles(answered["torch"])["p95_ms"] / _percentiles(answered["onnx"])["p95_ms"], 2),
+               "same_route_intent_refusal": round(sum(same) / len(same), 4),
+               "max_confidence_difference": float(max(confidence))}
+    _record("routing", figures)
+
+
 def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 480, llm_requests: int = 40,
                alone_requests: int = 20) -> None:
     """The bot over HTTP (uvicorn on loopback, the bundle `make run` built): N concurrent sessions send held-out
@@ -843,14 +907,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     benches = {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency, "llm": bench_llm,
                "dp": bench_dp, "dp_tune": bench_dp_tune, "dpo": bench_dpo, "pii": bench_pii,
-               "transfer": bench_transfer, "transfer_ablation": bench_transfer_ablation, "chat": bench_chat,
+               "transfer": bench_transfer, "transfer_ablation": bench_transfer_ablation, "routing": bench_routing, "chat": bench_chat,
                "safety": bench_safety, "canary": bench_canary}
     parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: all (latency runs with pipeline)")
     parser.add_argument("--state", help="pipeline: the (empty) state folder to run in; default: a new temporary one")
     parser.add_argument("--device", default="cpu", help="dp, dp_tune: where the fine-tunes train (cpu, cuda)")
     parser.add_argument("--budget-s", type=float, help="dp_tune: start no new run after this many seconds")
     args = parser.parse_args()
-    which = args.which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii", "transfer", "chat", "safety",
+    which = args.which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii", "transfer", "routing", "chat", "safety",
                                            "canary"]
     unknown = set(which) - set(benches)
     if unknown:
