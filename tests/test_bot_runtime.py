@@ -185,3 +185,16 @@ def test_bot_config_is_checked():
     with pytest.raises(ValueError, match="no handler and no default"):
         check_config({"handlers": {}}, ["weather"])
     check_config({"handlers": {}, "default": {"type": "llm"}}, ["weather"])
+
+
+def test_loading_warms_up_the_date_parser_and_the_pii_pipeline(bundle, monkeypatch):
+    """Both load on first use (seconds); a loaded bot has used them, so the first user does not wait."""
+    import serving.bot.slots as slots
+    import training.pii as pii
+
+    calls = []
+    monkeypatch.setattr(slots, "_dates", lambda text, want_time: calls.append("dates"))
+    real_redact = pii.redact
+    monkeypatch.setattr(pii, "redact", lambda text, *a, **k: calls.append("pii") or real_redact(text, *a, **k))
+    Bot(bundle, load_llm=False)
+    assert {"dates", "pii"} <= set(calls)

