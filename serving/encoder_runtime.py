@@ -3,15 +3,16 @@
 A routing turn is three or four MiniLM passes over one short utterance (guard, intent, the novelty score's
 base encoder, retrieval). At that size PyTorch's eager mode spends most of a pass dispatching operators:
 on this machine's CPU one pass over one utterance took 10.2 ms in PyTorch and 4.1 ms in ONNX Runtime, with
-the logits equal to 4e-6. Each model is exported when the bot loads it (a second each, in memory; the bundle
-keeps only the Hugging Face folders it was evaluated with), and an export that does not reproduce PyTorch's
-output on probe texts is refused rather than served.
+the logits equal to 4e-6. Each model is exported when the bot loads it (a second each, to a temporary file;
+the bundle keeps only the Hugging Face folders it was evaluated with), and an export that does not reproduce
+PyTorch's output on probe texts is refused rather than served.
 """
 
 from __future__ import annotations
 
-import io
+import tempfile
 import warnings
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -72,18 +73,20 @@ def _compiled(wrapper, encode: Callable[[Sequence[str]], dict], what: str, threa
     example = encode(PROBE[:2])
     names = list(example)
     module = wrapper(names).eval()
-    buffer = io.BytesIO()
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")  # the tracer's notes on Python control flow it froze for these shapes
-        torch.onnx.export(module, tuple(example[n] for n in names), buffer, input_names=names, output_names=["out"],
-                          dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "out": {0: "batch"}},
-                          opset_version=17, dynamo=False)
     options = ort.SessionOptions()
     # the torch setting (OMP_NUM_THREADS) governs both runtimes; one server, one thread budget
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads leave the LLM its core
-    session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    # through a file: an in-memory export holds the graph twice more (the buffer and its bytes) at its peak
+    with tempfile.TemporaryDirectory(prefix="convbot-onnx-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")  # the tracer's notes on Python control flow it froze for these shapes
+            torch.onnx.export(module, tuple(example[n] for n in names), str(path), input_names=names,
+                              output_names=["out"], opset_version=17, dynamo=False,
+                              dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "out": {0: "batch"}})
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def run(texts: list[str]) -> np.ndarray:
         if not texts:

@@ -94,3 +94,44 @@ def test_an_unknown_encoder_runtime_is_a_clear_error(tiny_bundle, tmp_path):
 
     with pytest.raises(BotError, match="encoder_runtime is 'tensorrt'; it must be onnx or torch"):
         _bot_with(tiny_bundle, tmp_path, "tensorrt")
+
+
+def test_onnx_bots_release_the_pytorch_copies(tiny_bundle, tmp_path):
+    """ONNX Runtime holds its own copy of each model's weights: the PyTorch one goes (about 90 MB each with
+    MiniLM)."""
+    bot = _bot_with(tiny_bundle, tmp_path, "onnx")
+    for model in (bot.guard.predictor.model, bot.routing.stages[2].predictor.model):
+        assert {p.device.type for p in model.parameters()} == {"meta"}
+    assert bot.route("s-1", "set an alarm").intent is not None
+
+
+def test_the_novelty_scores_encoder_runs_in_onnx_runtime_with_the_same_scores(tiny_bundle, tiny_encoder, tmp_path):
+    """An intent model with an out-of-scope score: its base encoder's pass is exported too."""
+    import json
+
+    from serving.bot.bot import _in_onnx_runtime
+    from training.base_models import resolve_encoder
+    from training.intent_predictor import CALIBRATION_KEY, NOVELTY_KEY, IntentPredictor
+    from training.novelty import NoveltyScore, base_encoder_embed
+
+    folder = tmp_path / "intent"
+    shutil.copytree(tiny_bundle / "models" / "intent", folder)
+    config = json.loads((folder / "config.json").read_text())
+    labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+    resolved = resolve_encoder(str(tiny_encoder))
+    rng = np.random.default_rng(0)
+    centroids = rng.normal(size=(len(labels), config["hidden_size"]))
+    score = NoveltyScore(resolved.spec, resolved.checksum, labels,
+                         (centroids / np.linalg.norm(centroids, axis=1, keepdims=True)).tolist(),
+                         [0.5, 0.2], [0.2, 0.1], 0.0, 10)
+    config[CALIBRATION_KEY] = {**(config.get(CALIBRATION_KEY) or {}), NOVELTY_KEY: score.to_dict()}
+    (folder / "config.json").write_text(json.dumps(config))
+
+    eager, onnx = IntentPredictor.from_pretrained(folder), IntentPredictor.from_pretrained(folder)
+    _in_onnx_runtime(onnx)
+    a, b = eager.assess(TEXTS), onnx.assess(TEXTS)
+    np.testing.assert_allclose(b.in_scope_score, a.in_scope_score, atol=1e-3)
+    assert a.decisions == b.decisions
+    assert {p.device.type for p in onnx.model.parameters()} == {"meta"}
+    # the process's shared copy of the base encoder (training code uses it) keeps its weights
+    assert np.isfinite(base_encoder_embed(resolved.spec, resolved.checksum, eager.max_length)(["still here"])).all()

@@ -10,7 +10,7 @@ import numpy as np
 
 from .calibration import decide, softmax
 from .catalog import OUT_OF_SCOPE
-from .novelty import NoveltyScore, base_encoder_embed, base_encoder_model
+from .novelty import NoveltyScore, base_encoder_embed, load_base_encoder
 
 CALIBRATION_KEY = "convbot_calibration"
 NOVELTY_KEY = "novelty"  # inside the calibration: the out-of-scope score's centroids, statistics and threshold
@@ -79,10 +79,11 @@ class IntentPredictor:
         return self
 
     def base_encoder(self):
-        """The novelty score's base encoder (a sentence-transformers model, its checksum verified)."""
+        """A new copy of the novelty score's base encoder (a sentence-transformers model, its checksum verified),
+        for a runtime that takes the weights over (see `replace_passes`)."""
         if self.novelty is None:
             raise ValueError("this model has no novelty score: it was trained without one (confidence threshold only)")
-        return base_encoder_model(self.novelty.encoder, self.novelty.encoder_sha256, self.max_length)
+        return load_base_encoder(self.novelty.encoder, self.novelty.encoder_sha256, self.max_length)
 
     def share_passes(self, wrap: Callable[[Batch], Batch]) -> "IntentPredictor":
         """Send every model pass (the classifier's, and the novelty score's encoder) through `wrap`: the bot's

@@ -25,11 +25,10 @@ import numpy as np
 Embed = Callable[[list[str]], np.ndarray]  # texts -> normalised sentence embeddings, one row per text
 
 
-@lru_cache(maxsize=4)
-def base_encoder_model(encoder: str, sha256: str, max_length: int):
+def load_base_encoder(encoder: str, sha256: str, max_length: int):
     """The base encoder as a sentence-transformers model (mean pooling, normalised: all-MiniLM-L6-v2's own
     pooling), refusing other weights than `sha256`: a novelty score is only valid with the encoder it was fitted
-    with. Loaded once per process (a challenger and its champion share it)."""
+    with. A new copy each call; `base_encoder_model` is the shared one."""
     from .base_models import resolve_encoder
     from .dp_embedder import base_embedder
 
@@ -38,6 +37,9 @@ def base_encoder_model(encoder: str, sha256: str, max_length: int):
         raise ValueError(f"the base encoder {encoder} at {resolved.path} has weights {resolved.checksum[:12]}, but "
                          f"the out-of-scope score was fitted with {sha256[:12]}")
     return base_embedder(resolved.path, max_length=max_length)
+
+
+base_encoder_model = lru_cache(maxsize=4)(load_base_encoder)  # once per process: a challenger and its champion share it
 
 
 @lru_cache(maxsize=4)

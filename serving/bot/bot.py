@@ -70,14 +70,14 @@ class Bot:
         max_batch = int(self.config.get("max_routing_batch", 32))
         share = lambda fn: Coalescing(fn, max_batch)  # noqa: E731
         onnx = _encoder_runtime(self.config) == "onnx"
-        predictor = IntentPredictor.from_pretrained(folder / "models" / "intent").prepare()
+        predictor = IntentPredictor.from_pretrained(folder / "models" / "intent")
         check_config(self.config, predictor.labels)
         self.brand = BrandRules(folder / "brand.yaml")
         self.guard = GuardClassifier.from_pretrained(folder / "models" / "guard") if (folder / "models" / "guard").exists() else None
         for model in [predictor] + ([self.guard.predictor] if self.guard is not None else []):
             if onnx:
                 _in_onnx_runtime(model)
-            model.share_passes(share)
+            model.prepare().share_passes(share)
         # a bundle is read-only: sessions live elsewhere (a temporary file when the caller gives no store)
         self.sessions = sessions or SqliteSessions(Path(tempfile.mkdtemp(prefix="convbot-sessions-")) / "sessions.db")
         embedder = _embedder(folder)
@@ -85,6 +85,7 @@ class Bot:
             from serving.encoder_runtime import onnx_sentence_encoder
 
             encode = onnx_sentence_encoder(embedder)
+            embedder.to("meta")
         else:
             encode = lambda texts: embedder.encode(texts, normalize_embeddings=True, show_progress_bar=False)  # noqa: E731
         knowledge = KnowledgeBase(load_knowledge(folder / "knowledge.yaml"), encode, share)
@@ -210,8 +211,13 @@ def _encoder_runtime(config: dict) -> str:
 def _in_onnx_runtime(predictor: IntentPredictor) -> None:
     from serving.encoder_runtime import onnx_classifier, onnx_sentence_encoder
 
-    embed = onnx_sentence_encoder(predictor.base_encoder()) if predictor.novelty is not None else None
+    embed = None
+    if predictor.novelty is not None:
+        encoder = predictor.base_encoder()
+        embed = onnx_sentence_encoder(encoder)
+        encoder.to("meta")
     predictor.replace_passes(onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length), embed)
+    predictor.model.to("meta")  # its passes run in ONNX Runtime, which holds its own copy of the weights
 
 
 def _embedder(folder: Path):
