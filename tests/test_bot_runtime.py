@@ -198,3 +198,25 @@ def test_loading_warms_up_the_date_parser_and_the_pii_pipeline(bundle, monkeypat
     monkeypatch.setattr(pii, "redact", lambda text, *a, **k: calls.append("pii") or real_redact(text, *a, **k))
     Bot(bundle, load_llm=False)
     assert {"dates", "pii"} <= set(calls)
+
+
+def test_sqlite_sessions_take_concurrent_writers_in_turn_and_commit_without_waiting_for_the_disk(tmp_path):
+    """Threads append at once (one server, many requests): every turn lands in its own session, in order, and
+    no writer is left to SQLite's sleeping busy handler (the lock); WAL with synchronous=NORMAL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.bot.sessions import SqliteSessions
+
+    store = SqliteSessions(tmp_path / "sessions.db")
+
+    def session(k: int) -> None:
+        for i in range(40):
+            store.append(f"s{k}", {"turn_id": f"{k}-{i}", "user": f"u{i}", "bot": "b"})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(session, range(8)))
+    for k in range(8):
+        assert [t["user"] for t in store.history(f"s{k}", 100)] == [f"u{i}" for i in range(40)]
+    conn = store._conn()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
