@@ -1,11 +1,11 @@
 """The bot's encoder passes in ONNX Runtime: the same numbers as PyTorch, in less time per short text.
 
 A routing turn is three or four MiniLM passes over one short utterance (guard, intent, the novelty score's
-base encoder, retrieval). At that size PyTorch's eager mode spends most of a pass dispatching operators:
-on this machine's CPU one pass over one utterance took 10.2 ms in PyTorch and 4.1 ms in ONNX Runtime, with
-the logits equal to 4e-6. Each model is exported when the bot loads it (a second each, to a temporary file;
-the bundle keeps only the Hugging Face folders it was evaluated with), and an export that does not reproduce
-PyTorch's output on probe texts is refused rather than served.
+base encoder, retrieval). At that size PyTorch's eager mode spends most of a pass dispatching operators, and
+ONNX Runtime takes about half the time for the same numbers (`python -m benchmarks.run routing`). Each model
+is exported when the bot loads it (a second each, to a temporary file; the bundle keeps only the Hugging
+Face folders it was evaluated with), and an export that does not reproduce PyTorch's output on probe texts
+is refused rather than served.
 """
 
 from __future__ import annotations
