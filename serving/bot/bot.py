@@ -102,7 +102,7 @@ class Bot:
         self.post = PostProcess(self.brand, self.guard)
         slots = SlotExtractor(catalog)
         # what the first turns would load otherwise: the PII pipeline (spaCy, Presidio) and the date parser
-        self.post.redact("Write to ana@example.com on Friday")
+        self.post.redact("Write to Ana Silva on Friday")
         slots.warm_up()
         self.routing = Pipeline([
             Preprocess(int(self.config.get("max_chars", 1000))),
