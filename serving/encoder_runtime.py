@@ -103,3 +103,16 @@ def _compiled(wrapper, encode: Callable[[Sequence[str]], dict], what: str, threa
         raise ExportMismatch(f"the ONNX export of the {what} differs from PyTorch by {error:.2g} on the probe texts "
                              f"(tolerance {TOLERANCE}): serve it with encoder_runtime: torch")
     return run
+
+
+def in_onnx_runtime(predictor) -> None:
+    """Move an `IntentPredictor`'s passes (the classifier's, and its novelty encoder's) to ONNX Runtime, and
+    release the PyTorch copies of their weights (ONNX Runtime holds its own). The novelty encoder is exported
+    from a copy of its own: the process's shared copy stays for training code."""
+    embed = None
+    if predictor.novelty is not None:
+        encoder = predictor.base_encoder()
+        embed = onnx_sentence_encoder(encoder)
+        encoder.to("meta")
+    predictor.replace_passes(onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length), embed)
+    predictor.model.to("meta")

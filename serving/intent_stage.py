@@ -1,5 +1,5 @@
-"""One utterance in, (intent, confidence) out, with the bot's decision rule (`IntentPredictor.assess`): what the
-latency benchmark times."""
+"""One utterance in, (intent, confidence) out, with the bot's decision rule (`IntentPredictor.assess`) and its
+runtime: what the latency benchmark times."""
 
 from __future__ import annotations
 
@@ -20,15 +20,22 @@ class IntentDecision:
 class IntentStage:
     """Out of scope (the fallback) where the predictor's in-scope score is below its threshold."""
 
-    def __init__(self, predictor: IntentPredictor):
+    def __init__(self, predictor: IntentPredictor, runtime: str = "onnx"):
+        """`runtime`: where the passes run, as the bot's `encoder_runtime` (onnx, or torch)."""
         import torch
 
         torch.set_num_threads(1)  # one request per worker: intra-op threads only add latency
+        if runtime == "onnx":
+            from serving.encoder_runtime import in_onnx_runtime
+
+            in_onnx_runtime(predictor)
+        elif runtime != "torch":
+            raise ValueError(f"runtime is {runtime!r}; it must be onnx or torch")
         self.predictor = predictor.prepare()
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | Path) -> "IntentStage":
-        return cls(IntentPredictor.from_pretrained(model_dir))
+    def from_pretrained(cls, model_dir: str | Path, runtime: str = "onnx") -> "IntentStage":
+        return cls(IntentPredictor.from_pretrained(model_dir), runtime)
 
     def classify(self, utterance: str) -> IntentDecision:
         assessed = self.predictor.assess([utterance])

@@ -109,7 +109,7 @@ def test_the_novelty_scores_encoder_runs_in_onnx_runtime_with_the_same_scores(ti
     """An intent model with an out-of-scope score: its base encoder's pass is exported too."""
     import json
 
-    from serving.bot.bot import _in_onnx_runtime
+    from serving.encoder_runtime import in_onnx_runtime
     from training.base_models import resolve_encoder
     from training.intent_predictor import CALIBRATION_KEY, NOVELTY_KEY, IntentPredictor
     from training.novelty import NoveltyScore, base_encoder_embed
@@ -128,10 +128,23 @@ def test_the_novelty_scores_encoder_runs_in_onnx_runtime_with_the_same_scores(ti
     (folder / "config.json").write_text(json.dumps(config))
 
     eager, onnx = IntentPredictor.from_pretrained(folder), IntentPredictor.from_pretrained(folder)
-    _in_onnx_runtime(onnx)
+    in_onnx_runtime(onnx)
     a, b = eager.assess(TEXTS), onnx.assess(TEXTS)
     np.testing.assert_allclose(b.in_scope_score, a.in_scope_score, atol=1e-3)
     assert a.decisions == b.decisions
     assert {p.device.type for p in onnx.model.parameters()} == {"meta"}
     # the process's shared copy of the base encoder (training code uses it) keeps its weights
     assert np.isfinite(base_encoder_embed(resolved.spec, resolved.checksum, eager.max_length)(["still here"])).all()
+
+
+def test_the_latency_benchmarks_intent_stage_runs_where_the_bot_does(tiny_bundle):
+    from serving.intent_stage import IntentStage
+
+    onnx = IntentStage.from_pretrained(tiny_bundle / "models" / "intent")
+    eager = IntentStage.from_pretrained(tiny_bundle / "models" / "intent", runtime="torch")
+    assert {p.device.type for p in onnx.predictor.model.parameters()} == {"meta"}
+    for text in TEXTS:
+        a, b = onnx.classify(text), eager.classify(text)
+        assert a.intent == b.intent and a.confidence == pytest.approx(b.confidence, abs=1e-4)
+    with pytest.raises(ValueError, match="must be onnx or torch"):
+        IntentStage.from_pretrained(tiny_bundle / "models" / "intent", runtime="openvino")

@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 
 import yaml
 
+from serving.encoder_runtime import in_onnx_runtime
 from training.catalog import load_catalog
 from training.intent_predictor import IntentPredictor
 
@@ -76,7 +77,7 @@ class Bot:
         self.guard = GuardClassifier.from_pretrained(folder / "models" / "guard") if (folder / "models" / "guard").exists() else None
         for model in [predictor] + ([self.guard.predictor] if self.guard is not None else []):
             if onnx:
-                _in_onnx_runtime(model)
+                in_onnx_runtime(model)
             model.prepare().share_passes(share)
         # a bundle is read-only: sessions live elsewhere (a temporary file when the caller gives no store)
         self.sessions = sessions or SqliteSessions(Path(tempfile.mkdtemp(prefix="convbot-sessions-")) / "sessions.db")
@@ -206,18 +207,6 @@ def _encoder_runtime(config: dict) -> str:
     if runtime not in ("onnx", "torch"):
         raise BotError(f"bot.yaml: encoder_runtime is {runtime!r}; it must be onnx or torch")
     return runtime
-
-
-def _in_onnx_runtime(predictor: IntentPredictor) -> None:
-    from serving.encoder_runtime import onnx_classifier, onnx_sentence_encoder
-
-    embed = None
-    if predictor.novelty is not None:
-        encoder = predictor.base_encoder()
-        embed = onnx_sentence_encoder(encoder)
-        encoder.to("meta")
-    predictor.replace_passes(onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length), embed)
-    predictor.model.to("meta")  # its passes run in ONNX Runtime, which holds its own copy of the weights
 
 
 def _embedder(folder: Path):
