@@ -919,12 +919,12 @@ def main() -> None:
                "dp": bench_dp, "dp_tune": bench_dp_tune, "dpo": bench_dpo, "pii": bench_pii,
                "transfer": bench_transfer, "transfer_ablation": bench_transfer_ablation, "routing": bench_routing, "chat": bench_chat,
                "safety": bench_safety, "canary": bench_canary}
-    parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: all (latency runs with pipeline)")
+    parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: all but dp_tune and transfer_ablation")
     parser.add_argument("--state", help="pipeline: the (empty) state folder to run in; default: a new temporary one")
     parser.add_argument("--device", default="cpu", help="dp, dp_tune: where the fine-tunes train (cpu, cuda)")
     parser.add_argument("--budget-s", type=float, help="dp_tune: start no new run after this many seconds")
     args = parser.parse_args()
-    which = args.which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii", "transfer", "routing", "chat", "safety",
+    which = args.which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii", "transfer", "latency", "routing", "chat", "safety",
                                            "canary"]
     unknown = set(which) - set(benches)
     if unknown:
