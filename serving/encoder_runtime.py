@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 Batch = Callable[[list[str]], np.ndarray]  # texts -> one row per text
+RUNTIMES = ("onnx", "torch")
 
 PROBE = ["ready", "i need to book a flight to paris for two people next friday, please",
          "how do i kill a python process that hangs?"]
@@ -116,3 +117,19 @@ def in_onnx_runtime(predictor) -> None:
         encoder.to("meta")
     predictor.replace_passes(onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length), embed)
     predictor.model.to("meta")
+
+
+def check_runtime(runtime: str) -> str:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"encoder_runtime is {runtime!r}; it must be onnx or torch")
+    return runtime
+
+
+def sentence_encoder_in(runtime: str, encoder) -> Batch:
+    """`texts -> normalised sentence embeddings` of a sentence-transformers model, in that runtime; in ONNX
+    Runtime the PyTorch copy of the weights is released."""
+    if check_runtime(runtime) == "torch":
+        return lambda texts: encoder.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+    run = onnx_sentence_encoder(encoder)
+    encoder.to("meta")
+    return run

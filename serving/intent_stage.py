@@ -25,12 +25,10 @@ class IntentStage:
         import torch
 
         torch.set_num_threads(1)  # one request per worker: intra-op threads only add latency
-        if runtime == "onnx":
-            from serving.encoder_runtime import in_onnx_runtime
+        from serving.encoder_runtime import check_runtime, in_onnx_runtime
 
+        if check_runtime(runtime) == "onnx":
             in_onnx_runtime(predictor)
-        elif runtime != "torch":
-            raise ValueError(f"runtime is {runtime!r}; it must be onnx or torch")
         self.predictor = predictor.prepare()
 
     @classmethod

@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 import yaml
 
-from serving.encoder_runtime import in_onnx_runtime
+from serving.encoder_runtime import check_runtime, in_onnx_runtime, sentence_encoder_in
 from training.catalog import load_catalog
 from training.intent_predictor import IntentPredictor
 
@@ -70,25 +70,18 @@ class Bot:
         # concurrent routing turns share each model pass (one batch) instead of queueing for the cores one by one
         max_batch = int(self.config.get("max_routing_batch", 32))
         share = lambda fn: Coalescing(fn, max_batch)  # noqa: E731
-        onnx = _encoder_runtime(self.config) == "onnx"
+        runtime = _encoder_runtime(self.config)
         predictor = IntentPredictor.from_pretrained(folder / "models" / "intent")
         check_config(self.config, predictor.labels)
         self.brand = BrandRules(folder / "brand.yaml")
         self.guard = GuardClassifier.from_pretrained(folder / "models" / "guard") if (folder / "models" / "guard").exists() else None
         for model in [predictor] + ([self.guard.predictor] if self.guard is not None else []):
-            if onnx:
+            if runtime == "onnx":
                 in_onnx_runtime(model)
             model.prepare().share_passes(share)
         # a bundle is read-only: sessions live elsewhere (a temporary file when the caller gives no store)
         self.sessions = sessions or SqliteSessions(Path(tempfile.mkdtemp(prefix="convbot-sessions-")) / "sessions.db")
-        embedder = _embedder(folder)
-        if onnx:
-            from serving.encoder_runtime import onnx_sentence_encoder
-
-            encode = onnx_sentence_encoder(embedder)
-            embedder.to("meta")
-        else:
-            encode = lambda texts: embedder.encode(texts, normalize_embeddings=True, show_progress_bar=False)  # noqa: E731
+        encode = sentence_encoder_in(runtime, _embedder(folder))
         knowledge = KnowledgeBase(load_knowledge(folder / "knowledge.yaml"), encode, share)
         self.llm = None
         self.routing_first = RoutingFirst(float((self.config.get("llm") or {}).get("max_pause_ms", 50)) / 1000)
@@ -203,10 +196,10 @@ class Bot:
 
 def _encoder_runtime(config: dict) -> str:
     # bundles made before the setting existed ran in PyTorch; ONNX Runtime computes the same numbers, faster
-    runtime = str(config.get("encoder_runtime", "onnx"))
-    if runtime not in ("onnx", "torch"):
-        raise BotError(f"bot.yaml: encoder_runtime is {runtime!r}; it must be onnx or torch")
-    return runtime
+    try:
+        return check_runtime(str(config.get("encoder_runtime", "onnx")))
+    except ValueError as exc:
+        raise BotError(f"bot.yaml: {exc}") from None
 
 
 def _embedder(folder: Path):
