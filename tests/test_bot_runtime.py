@@ -139,6 +139,43 @@ def test_answers_the_bot_wrote_are_redacted_once_each_and_llm_answers_every_time
     assert seen.count("hi") == 4 and seen.count("Hello Ana, your alarm is set.") == 3
 
 
+def test_concurrent_turns_share_one_redaction_pass_and_each_gets_its_own_text(tmp_path, monkeypatch):
+    import threading
+
+    import training.pii as pii
+    from serving.bot.postprocess import PostProcess
+
+    calls, first = [], threading.Event()
+
+    def recording(texts):
+        calls.append(list(texts))
+        if not first.is_set():  # the first pass is slow: the other turns arrive while it runs
+            first.set()
+            time.sleep(0.2)
+        return real(texts)
+
+    real = pii.redact_many
+    monkeypatch.setattr(pii, "redact_many", recording)
+    path = tmp_path / "brand.yaml"
+    path.write_text("refusals: {default: 'No.'}\n")
+    post = PostProcess(BrandRules(path))
+    texts = [f"call Ana Silva about order {i}" for i in range(7)] + ["mail me at kofi@example.com"]
+    out = [None] * len(texts)
+
+    def turn(i):
+        if i:
+            first.wait()
+        out[i] = post.redact(texts[i])
+
+    threads = [threading.Thread(target=turn, args=(i,)) for i in range(len(texts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == [pii.redact(t).text for t in texts] and "[EMAIL]" in out[-1] and "Silva" not in out[0]
+    assert calls[0] == texts[:1] and sorted(calls[1]) == sorted(texts[1:])  # 2 spaCy passes for 8 texts
+
+
 def test_brand_rules_reload_when_the_file_changes(tmp_path):
     path = tmp_path / "brand.yaml"
     path.write_text("refusals: {default: 'No.'}\nsign_off: ''\nbanned_phrases: {unfortunately: 'sorry,'}\n")
@@ -194,8 +231,8 @@ def test_loading_warms_up_the_date_parser_and_the_pii_pipeline(bundle, monkeypat
 
     calls = []
     monkeypatch.setattr(slots, "_dates", lambda text, want_time: calls.append("dates"))
-    real_redact = pii.redact
-    monkeypatch.setattr(pii, "redact", lambda text, *a, **k: calls.append("pii") or real_redact(text, *a, **k))
+    real_redact = pii.redact_many
+    monkeypatch.setattr(pii, "redact_many", lambda texts: calls.append("pii") or real_redact(texts))
     Bot(bundle, load_llm=False)
     assert {"dates", "pii"} <= set(calls)
 

@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from training import pii
-from training.pii import Redaction, Span, detect, redact, redact_related
+from training.pii import Redaction, Span, detect, redact, redact_many, redact_related
 
 MARK = re.compile(r"<<([A-Z_]+):(.+?)>>")
 
@@ -980,6 +980,18 @@ def test_ordinary_text_is_left_alone(text):
     assert detect(text) == []
     out = redact(text)
     assert out.text == text and not out.changed and out.counts == {}
+
+
+def test_redact_many_redacts_each_text_as_redact_does():
+    import random
+
+    texts = [parse(c)[0] for c in [*(p.values[0] for p in cases()), *MIXED, *CONVERSATIONAL]]
+    texts += [*NEGATIVES, *MORE_LOOKALIKES, "", "   ", "Sure Kofi, done", "ask Kofi Mensah", texts[0]]
+    random.Random(0).shuffle(texts)
+    for size in (1, 7, 64):
+        got = [r for i in range(0, len(texts), size) for r in redact_many(texts[i:i + size])]
+        assert got == [redact(t) for t in texts]  # "Kofi" alone is not taken from its neighbour in the batch
+    assert redact_many([]) == []
 
 
 def test_accented_names_are_removed_whole():

