@@ -2085,23 +2085,23 @@ def redact(text: str) -> Redaction:
 
 
 def redact_many(texts: list[str]) -> list[Redaction]:
-    """`[redact(t) for t in texts]`, with spaCy run once over the batch: its per-call overhead is most of a short
-    text's cost (4.3 ms a CLINC150 utterance alone, 2.3 ms in batches of eight), so a server redacting the texts of
-    concurrent turns together spends less CPU and holds the GIL less. Texts are redacted each on its own; a name
-    found in one is not looked for in the others (that is `redact_related`)."""
-    todo = [t for t in texts if t and t.strip()]
-    engine = analyzer().nlp_engine
-    artifacts = dict(engine.process_batch(todo, "en", batch_size=max(1, len(todo)))) if todo else {}
-    found = [_analyze(t, artifacts.get(t)) for t in texts]
-    return [_apply(t, _with_own_names(t, spans)) for t, spans in zip(texts, found)]
+    """`[redact(t) for t in texts]`, with spaCy run once over the batch: its per-call overhead is much of a short
+    text's cost (`python -m benchmarks.run pii` times both ways), so a server that redacts the texts of concurrent
+    turns together spends less CPU. Each text is redacted on its own; a name found in one is not looked for in
+    the others (that is `redact_related`)."""
+    return [_apply(t, _with_own_names(t, spans)) for t, spans in zip(texts, _analyze_batch(texts))]
 
 
 def redact_related(texts: list[str]) -> list[Redaction]:
     """Redact texts that belong together (one conversation): a name detected in one of them is also
     removed where it appears without a cue in the others ("Sure Kofi, done")."""
-    engine = analyzer().nlp_engine
-    todo = [t for t in texts if t and t.strip()]
-    artifacts = dict(engine.process_batch(todo, "en", batch_size=max(1, len(todo)))) if todo else {}
-    found = [_analyze(t, artifacts.get(t)) for t in texts]
+    found = _analyze_batch(texts)
     names = set().union(*(_names(t, spans) for t, spans in zip(texts, found))) if texts else set()
     return [_apply(t, _with_names(t, spans, names)) for t, spans in zip(texts, found)]
+
+
+def _analyze_batch(texts: list[str]) -> list[list[Span]]:
+    """`_analyze` of each text, with spaCy's artifacts made in one pass over the batch."""
+    todo = [t for t in texts if t and t.strip()]
+    artifacts = dict(analyzer().nlp_engine.process_batch(todo, "en", batch_size=max(1, len(todo)))) if todo else {}
+    return [_analyze(t, artifacts.get(t)) for t in texts]
