@@ -17,8 +17,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-Batch = Callable[[list[str]], np.ndarray]  # texts -> one row per text
+from training.intent_predictor import Batch
+
 RUNTIMES = ("onnx", "torch")
+DEFAULT_RUNTIME = "onnx"  # also what a bundle made before the setting existed gets: the same numbers, faster
 
 PROBE = ["ready", "i need to book a flight to paris for two people next friday, please",
          "how do i kill a python process that hangs?"]
@@ -121,7 +123,7 @@ def in_onnx_runtime(predictor) -> None:
 
 def check_runtime(runtime: str) -> str:
     if runtime not in RUNTIMES:
-        raise ValueError(f"encoder_runtime is {runtime!r}; it must be onnx or torch")
+        raise ValueError(f"encoder_runtime is {runtime!r}; it must be {' or '.join(RUNTIMES)}")
     return runtime
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from serving.encoder_runtime import DEFAULT_RUNTIME, check_runtime, in_onnx_runtime
 from training.catalog import OUT_OF_SCOPE
 from training.intent_predictor import IntentPredictor
 
@@ -20,19 +21,17 @@ class IntentDecision:
 class IntentStage:
     """Out of scope (the fallback) where the predictor's in-scope score is below its threshold."""
 
-    def __init__(self, predictor: IntentPredictor, runtime: str = "onnx"):
+    def __init__(self, predictor: IntentPredictor, runtime: str = DEFAULT_RUNTIME):
         """`runtime`: where the passes run, as the bot's `encoder_runtime` (onnx, or torch)."""
         import torch
 
         torch.set_num_threads(1)  # one request per worker: intra-op threads only add latency
-        from serving.encoder_runtime import check_runtime, in_onnx_runtime
-
         if check_runtime(runtime) == "onnx":
             in_onnx_runtime(predictor)
         self.predictor = predictor.prepare()
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | Path, runtime: str = "onnx") -> "IntentStage":
+    def from_pretrained(cls, model_dir: str | Path, runtime: str = DEFAULT_RUNTIME) -> "IntentStage":
         return cls(IntentPredictor.from_pretrained(model_dir), runtime)
 
     def classify(self, utterance: str) -> IntentDecision:

@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 import yaml
 
-from serving.encoder_runtime import check_runtime, in_onnx_runtime, sentence_encoder_in
+from serving.encoder_runtime import DEFAULT_RUNTIME, check_runtime, in_onnx_runtime, sentence_encoder_in
 from training.catalog import load_catalog
 from training.intent_predictor import IntentPredictor
 
@@ -195,9 +195,8 @@ class Bot:
 
 
 def _encoder_runtime(config: dict) -> str:
-    # bundles made before the setting existed ran in PyTorch; ONNX Runtime computes the same numbers, faster
     try:
-        return check_runtime(str(config.get("encoder_runtime", "onnx")))
+        return check_runtime(str(config.get("encoder_runtime", DEFAULT_RUNTIME)))
     except ValueError as exc:
         raise BotError(f"bot.yaml: {exc}") from None
 

@@ -3,9 +3,9 @@ time run as one batch.
 
 The routing path runs in many threads at once (one per HTTP request). A MiniLM pass over eight short texts,
 as one batch, costs far less than eight passes over one (in PyTorch, about 32 ms against 8 x 10 ms when
-this was measured), and eight separate passes also fight over the GIL and the cores. So one caller at a time runs the model, on every text that
-is waiting when it starts; the others wait for that batch, or lead the next one. A caller alone runs at
-once, with no timer to wait out.
+this was measured), and eight separate passes also fight over the GIL and the cores. So one caller at a
+time runs the model, on every text that is waiting when it starts; the others wait for that batch, or lead
+the next one. A caller alone runs at once, with no timer to wait out.
 """
 
 from __future__ import annotations
