@@ -942,19 +942,90 @@ def _redaction_batched(texts: list[str], size: int = 8) -> dict:
             "speedup_median_batch": round(statistics.median(ratios), 2), "identical": same}
 
 
+def bench_prefill() -> None:
+    """The LLM's time to first token on its own: the prefill of every out-of-scope utterance of the real slice
+    (the chat benchmark's open-ended prompts), rendered as the bot renders a first turn (its system prompt), by the
+    bundle's int8 LLM, one torch thread. Side by side per prompt, the order rotating: as before (the vocabulary
+    head over every prompt position, the int8 kernel for every row count), with the last position's logits only,
+    and as the bot prefills now (last logits, and the bf16 GEMM from `GEMM_FROM_ROWS` rows). First tokens compared."""
+    import numpy as np
+    import torch
+    import yaml
+    from tqdm.auto import tqdm
+
+    from evals.intent_slice import build_real_slice
+    from serving import int8_linear
+    from serving.bot.running_batch import RunningBatch, _positions
+    from serving.llm_runtime import encode_prompt, left_padded, load_causal_lm
+    from training.catalog import OUT_OF_SCOPE, load_catalog
+    from training.real_data import load_intent_map
+
+    bundle = _latest_bundle()
+    catalog = load_catalog(bundle / "catalog.yaml")
+    real = build_real_slice(reference_file(CLINC), catalog.labels, load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
+    texts = real.frame[real.frame["intent"] == OUT_OF_SCOPE]["text"].tolist()
+    system = yaml.safe_load((bundle / "bot.yaml").read_text())["llm"]["system_prompt"]
+    torch.set_num_threads(1)
+    model, tok = load_causal_lm(bundle / "models" / "llm")
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    prompts = [encode_prompt(tok, [{"role": "system", "content": system}, {"role": "user", "content": t}]) for t in texts]
+    gemm_from = int8_linear.GEMM_FROM_ROWS
+
+    @torch.inference_mode()
+    def before(prompt):  # RunningBatch.join as it was
+        int8_linear.GEMM_FROM_ROWS = 10**9
+        ids, mask = left_padded([prompt], pad)
+        return int(model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True).logits[0, -1].argmax())
+
+    @torch.inference_mode()
+    def last_logits(prompt):
+        int8_linear.GEMM_FROM_ROWS = 10**9
+        ids, mask = left_padded([prompt], pad)
+        return int(model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True,
+                         logits_to_keep=1).logits[0, -1].argmax())
+
+    def now(prompt):  # what the bot runs
+        int8_linear.GEMM_FROM_ROWS = gemm_from
+        return RunningBatch(model, pad).join([prompt])[0]
+
+    ways = {"before": before, "last_logits": last_logits, "now": now}
+    for way in ways.values():  # first calls pay for lazy initialisation
+        way(prompts[0])
+    times = {w: [] for w in ways}
+    first = {w: [] for w in ways}
+    try:
+        for i, prompt in enumerate(tqdm(prompts, desc="prefills")):
+            names = list(ways)[i % 3:] + list(ways)[:i % 3]
+            for name in names:
+                start = time.perf_counter()
+                first[name].append(ways[name](prompt))
+                times[name].append((time.perf_counter() - start) * 1000)
+    finally:
+        int8_linear.GEMM_FROM_ROWS = gemm_from
+    median = {w: float(np.median(t)) for w, t in times.items()}
+    same = lambda a, b: round(float(np.mean([x == y for x, y in zip(first[a], first[b])])), 4)  # noqa: E731
+    _record("prefill", {"bundle": str(bundle), "prompts": len(prompts), "torch_threads": 1,
+                        "prompt_tokens_median": int(np.median([len(p) for p in prompts])),
+                        "gemm_from_rows": gemm_from,
+                        "time_to_first_token": {w: _percentiles(t) for w, t in times.items()},
+                        "speedup_median_vs_before": {w: round(median["before"] / median[w], 2) for w in ways},
+                        "same_first_token_as_before": {"last_logits": same("before", "last_logits"),
+                                                       "now": same("before", "now")}})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     benches = {"pipeline": bench_pipeline, "clinc": bench_clinc, "latency": bench_latency, "llm": bench_llm,
                "dp": bench_dp, "dp_tune": bench_dp_tune, "dpo": bench_dpo, "pii": bench_pii,
-               "transfer": bench_transfer, "transfer_ablation": bench_transfer_ablation, "routing": bench_routing, "chat": bench_chat,
-               "safety": bench_safety, "canary": bench_canary}
+               "transfer": bench_transfer, "transfer_ablation": bench_transfer_ablation, "routing": bench_routing,
+               "prefill": bench_prefill, "chat": bench_chat, "safety": bench_safety, "canary": bench_canary}
     parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: all but dp_tune and transfer_ablation")
     parser.add_argument("--state", help="pipeline: the (empty) state folder to run in; default: a new temporary one")
     parser.add_argument("--device", default="cpu", help="dp, dp_tune: where the fine-tunes train (cpu, cuda)")
     parser.add_argument("--budget-s", type=float, help="dp_tune: start no new run after this many seconds")
     args = parser.parse_args()
-    which = args.which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii", "transfer", "latency", "routing", "chat", "safety",
-                                           "canary"]
+    which = args.which or ["pipeline", "clinc", "llm", "dp", "dpo", "pii", "transfer", "latency", "routing", "prefill",
+                           "chat", "safety", "canary"]
     unknown = set(which) - set(benches)
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(benches)}")

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from evals.llm_metrics import perplexity
+from serving import int8_linear
 from serving.llm_runtime import ModelLoadError, acceptance_rate, generate_greedy, load_causal_lm
 from tests.conftest import ROOT
 from tests.tiny_models import build_tiny_llm
@@ -178,3 +179,30 @@ def test_a_fixed_draft_length_sets_how_many_tokens_each_teacher_call_checks(teac
     assert target_calls[1] >= math.ceil(n / 2) and target_calls[5] <= math.ceil(n / 6) + 1, target_calls
     with pytest.raises(ValueError, match="draft_tokens"):
         generate_greedy(model, tok, PROMPTS[:1], 4, assistant_model=draft, draft_tokens=0)
+
+
+@pytest.mark.parametrize("rows", [1, int8_linear.GEMM_FROM_ROWS - 1, int8_linear.GEMM_FROM_ROWS, 55])
+def test_int8_layer_computes_its_dequantized_matmul_on_either_path(rows, monkeypatch):
+    # more output features than one converted block, so the prefill path's blocks must line up
+    torch.manual_seed(0)
+    dense = torch.nn.Linear(48, int8_linear._GEMM_BLOCK + 77)
+    layer = int8_linear.Int8WeightOnlyLinear.from_linear(dense)
+    taken = []
+    kernel = torch._weight_int8pack_mm
+    monkeypatch.setattr(torch, "_weight_int8pack_mm", lambda *a: taken.append("kernel") or kernel(*a))
+    x = torch.randn(1, rows, 48)
+    want = x @ layer.dequantized_weight().T + dense.bias.detach()
+    got = layer(x)
+    assert got.shape == want.shape and got.dtype == torch.float32
+    # bf16 activations and outputs: a few parts in a thousand, nowhere a misplaced block
+    assert (got - want).abs().max() <= 1e-2 * want.abs().max()
+    assert taken == (["kernel"] if rows < int8_linear.GEMM_FROM_ROWS else [])
+
+
+def test_int8_prefill_path_keeps_the_models_perplexity(int8_dir, monkeypatch):
+    model, tok = load_causal_lm(int8_dir)
+    monkeypatch.setattr(int8_linear, "GEMM_FROM_ROWS", 10**9)
+    kernel_only = perplexity(model, tok, RECORDS)
+    monkeypatch.setattr(int8_linear, "GEMM_FROM_ROWS", 1)
+    gemm_only = perplexity(model, tok, RECORDS)
+    assert math.isfinite(kernel_only) and abs(gemm_only / kernel_only - 1) < 0.01

@@ -52,3 +52,20 @@ def test_rows_that_join_and_leave_between_steps_decode_as_they_would_alone(tiny_
     assert batch.cache is None and batch.mask is None
     assert [got[i] for i in range(len(texts))] == alone
     assert {len(g) for g in got.values()} == set(budget)
+
+
+def test_a_prefill_computes_the_vocabulary_head_for_the_last_position_only(tiny_llm):
+    model, tok = load_causal_lm(tiny_llm)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    rows = []
+    hook = model.get_output_embeddings().register_forward_hook(lambda m, args, out: rows.append(out.shape[:-1]))
+    try:
+        batch = RunningBatch(model, pad)
+        first = batch.join([encode_prompt(tok, "tell me something about the history of jazz"),
+                            encode_prompt(tok, "hi")])
+    finally:
+        hook.remove()
+    assert rows == [torch.Size([2, 1])]
+    with torch.inference_mode():
+        ids = torch.tensor([encode_prompt(tok, "hi")])
+        assert first[1] == int(model(input_ids=ids).logits[0, -1].argmax())

@@ -11,6 +11,8 @@ other way, as with any batched generation.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 from transformers import DynamicCache
@@ -34,7 +36,8 @@ class RunningBatch:
     def join(self, prompts: list[list[int]]) -> list[int]:
         """Prefill the prompts (token ids) and add them to the batch; returns each one's first token."""
         ids, mask = left_padded(prompts, self.pad_id)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True,
+                         **_last_logits_only(self.model))
         first = out.logits[:, -1].argmax(-1)
         if self.cache is None:
             self.cache, self.mask, self.last = out.past_key_values, mask, first
@@ -67,6 +70,13 @@ class RunningBatch:
         start = int(mask.any(0).nonzero()[0])  # columns before it are padding for every remaining row
         self.cache = _cache([(k[index, :, start:], v[index, :, start:]) for k, v in _layers(self.cache)])
         self.mask, self.last = mask[:, start:], self.last[index]
+
+
+def _last_logits_only(model) -> dict:
+    """Only the last position's logits are read after a prefill; `generate` asks for no more either. The
+    vocabulary head over every prompt position was a third of a 55-token prefill of SmolLM2-135M in int8."""
+    accepts = "logits_to_keep" in inspect.signature(model.forward).parameters
+    return {"logits_to_keep": 1} if accepts else {}
 
 
 def _positions(mask: torch.Tensor) -> torch.Tensor:
