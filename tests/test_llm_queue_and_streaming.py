@@ -181,6 +181,7 @@ class _SlowModel:
 
     def __init__(self, model, delay: float):
         self.model, self.delay, self.generation_config = model, delay, model.generation_config
+        self.forward = model.forward  # what callers read the model's arguments from
         self.rows: list[int] = []
         self.fail = False
 
