@@ -5,8 +5,8 @@ activations are not quantized: the matmul runs in bf16 through `torch._weight_in
 kernel behind torchao's int8 weight-only path, which reads 4x fewer weight bytes than fp32 -- what
 limits batch-1 decoding. That kernel works a row of activations at a time, so a prompt's prefill (tens of
 rows) runs instead as a bf16 GEMM over the int8 weights converted a block at a time (exactly: an int8 value
-is a bf16 value), scaled after: 1.9x faster on SmolLM2-135M's layers at 55 rows, about even at 16, slower
-below (`GEMM_FROM_ROWS`). On SmolLM2-135M this keeps perplexity within ~1% of fp32, where torch's
+is a bf16 value), scaled after: faster from about 16 rows (`GEMM_FROM_ROWS`), slower below; the prefill
+benchmark in docs/benchmarks.md times it. On SmolLM2-135M this keeps perplexity within ~1% of fp32, where torch's
 dynamic int8 (8-bit, on x86 7-bit, per-tensor activations) more than doubles it (docs/benchmarks.md).
 
 Folder layout (`training.quantize.quantize_int8` writes it, `serving.llm_runtime.load_causal_lm` reads it):
