@@ -578,6 +578,16 @@ def _went_to_llm(answer: dict) -> bool:
     return answer["route"] == "llm" or "llm" in answer.get("timings_ms", {})
 
 
+def _first_token_ms(sse_lines: list[str]) -> list[float]:
+    """The server's time to the LLM's first token, from a streamed answer's `done` event (none for a turn the LLM
+    did not generate)."""
+    for event, data in zip(sse_lines, sse_lines[1:]):
+        if event == "event: done":
+            ms = json.loads(data.removeprefix("data: ")).get("first_token_ms")
+            return [] if ms is None else [ms]
+    return []
+
+
 def _start_bot_process(bundle: Path, port: int, work: Path):
     from serving.targets.local import _Process
 
@@ -655,8 +665,9 @@ def bench_routing() -> None:
 def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 480, llm_requests: int = 40,
                alone_requests: int = 20) -> None:
     """The bot over HTTP (uvicorn on loopback, the bundle `make run` built): N concurrent sessions send held-out
-    utterances (routing path) and open-ended prompts (LLM route, streamed for time to first token); p50/p95/p99
-    per route, errors, server RSS before and after. First, streamed prompts one at a time with nothing else
+    utterances (routing path) and open-ended prompts (LLM route, streamed: the time to the first chunk the client
+    gets, and to the LLM's first token as the server's `done` event reports it); p50/p95/p99 per route, errors,
+    server RSS before and after. First, streamed prompts one at a time with nothing else
     running: the time to first chunk of the model itself, without queueing; and routing turns one at a time."""
     import asyncio
     import uuid
@@ -683,17 +694,19 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
     results = {}
     try:
         # the model's own time to first chunk: one streamed prompt at a time, nothing else running
-        alone_ttft, alone_total, alone_errors = [], [], 0
+        alone_ttft, alone_token, alone_total, alone_errors = [], [], [], 0
         with httpx.Client(base_url=base, timeout=300) as c:
             for text in open_ended[-alone_requests:]:
-                start, first = time.perf_counter(), None
+                start, first, lines = time.perf_counter(), None, []
                 with c.stream("POST", "/v1/chat/stream", json={"session_id": uuid.uuid4().hex[:12], "text": text}) as r:
                     for line in r.iter_lines():
                         if first is None and line.startswith("event: delta"):
                             first = time.perf_counter()
+                        lines.append(line)
                     alone_errors += r.status_code >= 500
                 if first is not None:
                     alone_ttft.append((first - start) * 1000)
+                alone_token += _first_token_ms(lines)
                 alone_total.append((time.perf_counter() - start) * 1000)
             # and the routing path's own time: one session, one turn at a time (LLM turns left out of the figure)
             routing_alone = []
@@ -704,12 +717,13 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
                 if r.status_code < 500 and not _went_to_llm(r.json()):
                     routing_alone.append((time.perf_counter() - start) * 1000)
         results["1_stream_alone"] = {"llm_time_to_first_chunk": _percentiles(alone_ttft),
+                                     "llm_time_to_first_token": _percentiles(alone_token),
                                      "llm_stream_total": _percentiles(alone_total),
                                      "routing_path": _percentiles(routing_alone), "errors": alone_errors}
         print("alone", results["1_stream_alone"], flush=True)
         for users in concurrency:
             timings: dict[str, list[float]] = {}
-            errors, ttft = 0, []
+            errors, ttft, first_token = 0, [], []
 
             async def user(k: int, texts: list[str], stream: bool):
                 nonlocal errors
@@ -719,14 +733,16 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
                         start = time.perf_counter()
                         if stream:
                             async with c.stream("POST", "/v1/chat/stream", json=body) as r:
-                                first = None
+                                first, lines = None, []
                                 async for line in r.aiter_lines():
                                     if first is None and line.startswith("event: delta"):
                                         first = time.perf_counter()
+                                    lines.append(line)
                                 if r.status_code >= 500:
                                     errors += 1
                                 if first is not None:
                                     ttft.append((first - start) * 1000)
+                                first_token.extend(_first_token_ms(lines))
                             timings.setdefault("llm_stream", []).append((time.perf_counter() - start) * 1000)
                             continue
                         r = await c.post("/v1/chat", json=body)
@@ -752,7 +768,7 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
             results[f"{users}_sessions"] = {
                 "routing_path": _percentiles(routing), "llm_route": _percentiles(timings.get("llm", [])),
                 "llm_stream_total": _percentiles(timings.get("llm_stream", [])), "llm_time_to_first_chunk": _percentiles(ttft),
-                "errors": errors, "wall_s": round(wall, 1),
+                "llm_time_to_first_token": _percentiles(first_token), "errors": errors, "wall_s": round(wall, 1),
                 "per_route": {route: _percentiles(ts) for route, ts in sorted(timings.items())}}
             print(users, results[f"{users}_sessions"]["routing_path"], flush=True)
         rss_after = psutil.Process(proc.proc.pid).memory_info().rss / 2**20
@@ -765,6 +781,9 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
                      "routing_p95_ms": at8["routing_path"].get("p95_ms"),
                      "llm_ttft_p95_ms": at8["llm_time_to_first_chunk"].get("p95_ms"),
                      "llm_ttft_p95_ms_alone": results["1_stream_alone"]["llm_time_to_first_chunk"].get("p95_ms"),
+                     # the model's first token (server-side, from the request's arrival), before its first phrase
+                     "llm_first_token_p95_ms": at8["llm_time_to_first_token"].get("p95_ms"),
+                     "llm_first_token_p95_ms_alone": results["1_stream_alone"]["llm_time_to_first_token"].get("p95_ms"),
                      "routing_p95_ms_alone": results["1_stream_alone"]["routing_path"].get("p95_ms"),
                      "errors": sum(r.get("errors", 0) for r in results.values()),
                      "ttft_histogram_in_metrics": "convbot_llm_time_to_first_token_seconds_bucket" in metrics,

@@ -46,8 +46,12 @@ def test_streaming_sends_meta_deltas_and_done(service):
     with httpx.stream("POST", f"{base}/v1/chat/stream", json={"session_id": "s-sse", "text": "search the web for jazz"},
                       timeout=60) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-        events = [line.removeprefix("event: ") for line in r.iter_lines() if line.startswith("event: ")]
+        lines = list(r.iter_lines())
+    elapsed_ms = r.elapsed.total_seconds() * 1000
+    events = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
     assert events[0] == "meta" and events[-1] == "done" and "delta" in events
+    done = json.loads(lines[lines.index("event: done") + 1].removeprefix("data: "))
+    assert done["route"] == "llm" and 0 < done["first_token_ms"] < elapsed_ms
 
 
 def test_sessions_are_isolated(service):

@@ -152,7 +152,8 @@ class _Row:
         self.generated += 1
         self.turn.llm_tokens += 1
         if self.turn.ttft_ms is None:  # the first generated token, even one that ends the answer at once
-            self.turn.ttft_ms = (time.perf_counter() - self.started) * 1000
+            self.turn.first_token_at = time.perf_counter()
+            self.turn.ttft_ms = (self.turn.first_token_at - self.started) * 1000
         if token in self.eos:
             self._finish()
             return

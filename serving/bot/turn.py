@@ -40,7 +40,8 @@ class Turn:
     timings_ms: dict[str, float] = field(default_factory=dict)
     done: bool = False  # a stage answered (e.g. a refusal): later stages are skipped, post-processing is not
     llm_tokens: int = 0
-    ttft_ms: float | None = None
+    ttft_ms: float | None = None  # from the turn's entry into the LLM queue to its first generated token
+    first_token_at: float | None = None  # time.perf_counter() at that token
     user_redacted: str = ""  # what is stored and shown to the LLM as history: the user's text, PII removed
 
     def finish(self, route: str, answer: str, refused: bool = False, category: str | None = None) -> None:

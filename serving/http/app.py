@@ -240,7 +240,9 @@ def build_app(settings: Settings) -> FastAPI:
             yield f"event: meta\ndata: {json.dumps(meta)}\n\n"
             async for piece in chunks():
                 yield f"event: delta\ndata: {json.dumps({'text': piece})}\n\n"
-            done = {"answer": turn.answer, "refused": turn.refused, "route": turn.route, "citations": turn.citations}
+            done = {"answer": turn.answer, "refused": turn.refused, "route": turn.route, "citations": turn.citations,
+                    # the LLM's first token, from the request's arrival: what precedes the first chunk's phrase
+                    "first_token_ms": None if turn.first_token_at is None else (turn.first_token_at - start) * 1000}
             yield f"event: done\ndata: {json.dumps(done)}\n\n"
             state.metrics.observe_turn(turn, "refused" if turn.refused else "ok", state.version,
                                        time.perf_counter() - start)
