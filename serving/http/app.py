@@ -3,7 +3,7 @@ at import time. The lifespan loads the bundle in the background: /healthz answer
 when every model is loaded.
 
     POST /v1/chat          {session_id, text} -> {turn_id, answer, intent, confidence, route, citations, refused, versions}
-    POST /v1/chat/stream   the same as server-sent events: meta, delta..., done
+    POST /v1/chat/stream   the same as server-sent events: meta, delta..., done (with first_token_ms)
     POST /v1/feedback      {session_id, turn_id, correction} -> the correction, redacted, in the feedback inbox
     GET  /healthz  /readyz  /metrics
 """
