@@ -981,20 +981,23 @@ def bench_prefill() -> None:
 
     bundle = _latest_bundle()
     catalog = load_catalog(bundle / "catalog.yaml")
-    real = build_real_slice(reference_file(CLINC), catalog.labels, load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
+    real = build_real_slice(reference_file(CLINC), catalog.labels,
+                            load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
     texts = real.frame[real.frame["intent"] == OUT_OF_SCOPE]["text"].tolist()
     system = yaml.safe_load((bundle / "bot.yaml").read_text())["llm"]["system_prompt"]
     torch.set_num_threads(1)
     model, tok = load_causal_lm(bundle / "models" / "llm")
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    prompts = [encode_prompt(tok, [{"role": "system", "content": system}, {"role": "user", "content": t}]) for t in texts]
+    prompts = [encode_prompt(tok, [{"role": "system", "content": system}, {"role": "user", "content": t}])
+               for t in texts]
     gemm_from = int8_linear.GEMM_FROM_ROWS
 
     @torch.inference_mode()
     def before(prompt):  # RunningBatch.join as it was
         int8_linear.GEMM_FROM_ROWS = 10**9
         ids, mask = left_padded([prompt], pad)
-        return int(model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True).logits[0, -1].argmax())
+        out = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True)
+        return int(out.logits[0, -1].argmax())
 
     @torch.inference_mode()
     def last_logits(prompt):
