@@ -74,7 +74,6 @@ def bench_latency(model_dir: str | None = None) -> None:
     from evals.intent_slice import build_real_slice
     from serving.encoder_runtime import RUNTIMES
     from serving.intent_stage import IntentStage
-    from training.catalog import load_catalog
     from training.real_data import load_intent_map
 
     if model_dir is None:
@@ -564,6 +563,16 @@ def _latest_bundle() -> Path:
     return bundles[-1].parent
 
 
+def _bundle_real_slice(bundle: Path):
+    """The real slice (CLINC150 `test` + `oos_test`) over the catalog a bundle was built with, as a frame."""
+    from evals.intent_slice import build_real_slice
+    from training.catalog import load_catalog
+    from training.real_data import load_intent_map
+
+    labels = load_catalog(bundle / "catalog.yaml").labels
+    return build_real_slice(reference_file(CLINC), labels, load_intent_map(ROOT / "configs" / "clinc150_map.yaml")).frame
+
+
 def _percentiles(values: list[float]) -> dict:
     import numpy as np
 
@@ -608,15 +617,10 @@ def bench_routing() -> None:
     import yaml
     from tqdm.auto import tqdm
 
-    from evals.intent_slice import build_real_slice
     from serving.bot.bot import Bot
-    from training.catalog import load_catalog
-    from training.real_data import load_intent_map
 
     bundle = _latest_bundle()
-    catalog = load_catalog(bundle / "catalog.yaml")
-    real = build_real_slice(reference_file(CLINC), catalog.labels, load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
-    texts = real.frame["text"].tolist()
+    texts = _bundle_real_slice(bundle)["text"].tolist()
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="bench-routing-"))
     bots = {}
@@ -675,15 +679,11 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
     import httpx
     import psutil
 
-    from evals.intent_slice import build_real_slice
-    from training.catalog import load_catalog
-    from training.real_data import load_intent_map
 
     bundle = _latest_bundle()
-    catalog = load_catalog(bundle / "catalog.yaml")
-    real = build_real_slice(reference_file(CLINC), catalog.labels, load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
-    utterances = real.frame[real.frame["intent"] != "out_of_scope"]["text"].tolist()
-    open_ended = real.frame[real.frame["intent"] == "out_of_scope"]["text"].tolist()
+    real = _bundle_real_slice(bundle)
+    utterances = real[real["intent"] != "out_of_scope"]["text"].tolist()
+    open_ended = real[real["intent"] == "out_of_scope"]["text"].tolist()
     work = Path(tempfile.mkdtemp(prefix="bench-chat-"))
     from serving.targets.local import free_port
 
@@ -831,17 +831,13 @@ def bench_canary(weights: tuple[float, ...] = (5.0, 25.0, 100.0), users: int | N
     from serving.rollout.controller import HeaderRoute, RolloutConfig, RolloutController
     from serving.rollout.traffic import TrafficGenerator, Utterance
     from serving.targets.local import LocalTarget
-    from training.catalog import load_catalog
-    from training.real_data import load_intent_map
-    from evals.intent_slice import build_real_slice
 
     from assets.rollout import CanaryRolloutConfig
 
     users = users or CanaryRolloutConfig().traffic_users  # the traffic `canary_rollout` drives by default
     bundle = _latest_bundle()
-    catalog = load_catalog(bundle / "catalog.yaml")
-    real = build_real_slice(reference_file(CLINC), catalog.labels, load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
-    inscope = real.frame[real.frame["intent"] != "out_of_scope"]
+    real = _bundle_real_slice(bundle)
+    inscope = real[real["intent"] != "out_of_scope"]
     utterances = [Utterance(t, i) for t, i in zip(inscope["text"], inscope["intent"])]
     cfg = RolloutConfig(weights=weights)
     out = {}
@@ -972,18 +968,14 @@ def bench_prefill() -> None:
     import yaml
     from tqdm.auto import tqdm
 
-    from evals.intent_slice import build_real_slice
     from serving import int8_linear
     from serving.bot.running_batch import RunningBatch, _positions
     from serving.llm_runtime import encode_prompt, left_padded, load_causal_lm
-    from training.catalog import OUT_OF_SCOPE, load_catalog
-    from training.real_data import load_intent_map
+    from training.catalog import OUT_OF_SCOPE
 
     bundle = _latest_bundle()
-    catalog = load_catalog(bundle / "catalog.yaml")
-    real = build_real_slice(reference_file(CLINC), catalog.labels,
-                            load_intent_map(ROOT / "configs" / "clinc150_map.yaml"))
-    texts = real.frame[real.frame["intent"] == OUT_OF_SCOPE]["text"].tolist()
+    real = _bundle_real_slice(bundle)
+    texts = real[real["intent"] == OUT_OF_SCOPE]["text"].tolist()
     system = yaml.safe_load((bundle / "bot.yaml").read_text())["llm"]["system_prompt"]
     torch.set_num_threads(1)
     model, tok = load_causal_lm(bundle / "models" / "llm")
