@@ -5,7 +5,7 @@ whole bot -> release gate."""
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,8 +86,6 @@ class GuardModelConfig(Config):
     output_max_false_positive_rate: float = Field(default=0.02, description="the same ceiling for the output check "
                                                                             "on the LLM's answers: stricter, since an "
                                                                             "answer restates its request's topic")
-    pooling: Literal["mean", "cls"] = Field(default="cls", description="the classifier head (see intent_model's); "
-                                                                      "the guard's thresholds were chosen with cls")
     registered_model_name: str = "convbot-guard"
 
 
@@ -99,7 +97,7 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
 
     from serving.guard.classifier import GuardClassifier
 
-    cfg = IntentTrainConfig(overrides=dict(config.overrides), pooling=config.pooling)
+    cfg = IntentTrainConfig(overrides=dict(config.overrides))
     key = stable_hash([safety_prompts["content_sha256"], base_encoder["checksum"], cfg.__dict__, config.min_recall,
                        config.max_false_positive_rate, config.registered_model_name,
                        config.output_max_false_positive_rate])

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -230,9 +230,6 @@ class IntentModelConfig(Config):
     overrides: dict[str, Any] = Field(default={}, description="TrainingArguments fields to override, e.g. num_train_epochs")
     max_length: int = _TRAIN.max_length
     early_stopping_patience: int = _TRAIN.early_stopping_patience
-    pooling: Literal["mean", "cls"] = Field(
-        default=_TRAIN.pooling, description="mean: a linear head over the mean of the encoder's token states, how "
-                                            "sentence encoders are read (BERT family); cls: transformers' [CLS] pooler head")
     registered_model_name: str = "intent-classifier"
     novelty_off_topic_requests: int = Field(
         default=_NOVELTY.off_topic_requests,
@@ -259,8 +256,7 @@ def intent_model(
     import mlflow as mlf
 
     recipe = project_path(config.recipe)
-    train_cfg = IntentTrainConfig(str(recipe), dict(config.overrides), config.max_length, config.early_stopping_patience,
-                                  config.pooling)
+    train_cfg = IntentTrainConfig(str(recipe), dict(config.overrides), config.max_length, config.early_stopping_patience)
     novelty = (NoveltyEncoder(base_encoder["spec"], base_encoder["checksum"], config.novelty_off_topic_requests,
                               out_of_scope_recall=config.novelty_out_of_scope_recall)
                if config.novelty_off_topic_requests > 0 else None)

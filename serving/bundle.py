@@ -45,10 +45,8 @@ def build_bundle(out_dir: str | os.PathLike, models: dict[str, str | os.PathLike
     with atomic_dir(out_dir) as tmp:
         for name, src in models.items():
             if src is not None:
-                # *.py: the code a model folder carries for loaders that trust it (transformers' `auto_map`, e.g.
-                # training/pooled_classifier.py); the bot loads with the classes it imports itself
-                shutil.copytree(src, tmp / "models" / name, ignore=shutil.ignore_patterns(
-                    "*.pt", "*.pth", "*.bin", "*.py", "checkpoint-*", "__pycache__"))
+                shutil.copytree(src, tmp / "models" / name, ignore=shutil.ignore_patterns("*.pt", "*.pth", "*.bin",
+                                                                                           "checkpoint-*", "__pycache__"))
         for name, src in configs.items():
             shutil.copyfile(src, tmp / name)
         files = {}

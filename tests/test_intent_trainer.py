@@ -1,10 +1,7 @@
 """The intent trainer on tiny encoders built from configs."""
 
 import json
-import subprocess
-import sys
 
-import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
@@ -22,20 +19,15 @@ def _dataset(tmp_path, small_catalog):
     return write_dataset(split_frame(frame, SplitConfig()), catalog.labels, tmp_path / "data", {})
 
 
-@pytest.mark.parametrize("pooling,head", [("mean", "MeanPooledBertForSequenceClassification"),
-                                          ("cls", "BertForSequenceClassification")])
-def test_every_trainable_parameter_changes_and_checkpoint_carries_config(tmp_path, small_catalog, tiny_encoder,
-                                                                         pooling, head):
+def test_every_trainable_parameter_changes_and_checkpoint_carries_config(tmp_path, small_catalog, tiny_encoder):
     data = _dataset(tmp_path, small_catalog)
     logged = []
     cfg = IntentTrainConfig(overrides={"max_steps": 6, "learning_rate": 1e-2, "eval_strategy": "steps", "save_strategy": "steps",
-                                       "eval_steps": 3, "save_steps": 3, "logging_steps": 1}, pooling=pooling)
+                                       "eval_steps": 3, "save_steps": 3, "logging_steps": 1})
     out = train_intent_model(data, tiny_encoder, tmp_path / "work", cfg, metrics_sink=lambda m, s: logged.append((s, m)))
 
     before = AutoModelForSequenceClassification.from_pretrained(tiny_encoder, num_labels=len(SMALL_INTENTS))
     after = AutoModelForSequenceClassification.from_pretrained(out.model_dir)
-    assert type(after).__name__ == head
-    assert any(n.startswith("bert.pooler") for n, _ in after.named_parameters()) == (pooling == "cls")
     before_params = dict(before.named_parameters())
     for name, param in after.named_parameters():
         if name.startswith("classifier") or "pooler" in name:
@@ -150,65 +142,3 @@ def test_the_novelty_score_is_fitted_travels_in_the_config_and_decides(tmp_path,
     off_topic = [t for t, *_ in out_of_scope_rows(40, seed=7) if t not in seen]
     caught = np.mean([d == "out_of_scope" for d in predictor.assess(off_topic).decisions])
     assert caught >= NoveltyEncoder("", "").out_of_scope_recall
-
-
-def test_mean_pooling_averages_the_unpadded_token_states(tiny_encoder):
-    from transformers import AutoTokenizer
-
-    from training.pooled_classifier import MeanPooledBertForSequenceClassification
-
-    model = MeanPooledBertForSequenceClassification.from_pretrained(tiny_encoder, num_labels=3).eval()
-    tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
-    texts = ["hi", "a much longer request about the weather tomorrow"]
-    with torch.no_grad():
-        batch = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits
-        alone = torch.cat([model(**tokenizer([t], return_tensors="pt")).logits for t in texts])
-        enc = tokenizer(["hi"], return_tensors="pt")
-        by_hand = model.classifier(model.bert(**enc).last_hidden_state.mean(dim=1))
-    assert torch.allclose(batch, alone, atol=1e-5)  # padding changes nothing
-    assert torch.allclose(alone[:1], by_hand, atol=1e-5)
-
-
-def test_mean_pooling_refuses_an_encoder_outside_the_bert_family(tmp_path, small_catalog):
-    from transformers import AutoTokenizer, DistilBertConfig, DistilBertModel
-
-    from training.base_models import resolve_encoder
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder().path)
-    DistilBertModel(DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64, n_layers=1,
-                                     n_heads=2)).save_pretrained(tmp_path / "distil")
-    tokenizer.save_pretrained(tmp_path / "distil")
-    with pytest.raises(ValueError, match="'distilbert' model: train it with pooling 'cls'"):
-        train_intent_model(_dataset(tmp_path, small_catalog), tmp_path / "distil", tmp_path / "work",
-                           IntentTrainConfig(overrides={"max_steps": 1}))
-
-
-def test_the_mean_pooled_model_loads_from_mlflow_in_a_process_without_our_code(tmp_path, small_catalog, tiny_encoder):
-    """The registry copy carries the head's code (`auto_map`): MLflow's transformers flavor loads it by itself."""
-    import mlflow
-
-    data = _dataset(tmp_path, small_catalog)
-    out = train_intent_model(data, tiny_encoder, tmp_path / "work", IntentTrainConfig(overrides={"max_steps": 2}))
-    predictor = IntentPredictor.from_pretrained(out.model_dir)
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
-        with mlflow.start_run():
-            info = mlflow.transformers.log_model({"model": predictor.model, "tokenizer": predictor.tokenizer},
-                                                 name="model", task="text-classification",
-                                                 pip_requirements=["torch", "transformers"])
-    finally:
-        mlflow.set_tracking_uri(before)
-    texts = ["what's the weather in Paris", "hello"]
-    code = ("import json, sys, mlflow; mlflow.set_tracking_uri(sys.argv[1]); "
-            "parts = mlflow.transformers.load_model(sys.argv[2], return_type='components'); "
-            "assert 'training' not in sys.modules; "
-            "enc = parts['tokenizer'](sys.argv[3:], padding=True, return_tensors='pt'); "
-            "print(json.dumps([type(parts['model']).__name__, parts['model'](**enc).logits.tolist()]))")
-    proc = subprocess.run([sys.executable, "-c", code, uri, info.model_uri, *texts], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    name, logits = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert name == "MeanPooledBertForSequenceClassification"
-    assert torch.allclose(torch.tensor(logits), torch.from_numpy(predictor.predict_logits(texts)), atol=1e-5)

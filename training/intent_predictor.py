@@ -50,8 +50,6 @@ class IntentPredictor:
     def from_pretrained(cls, model_dir: str | Path) -> "IntentPredictor":
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from . import pooled_classifier  # noqa: F401  registers the mean-pooled head's model type
-
         model_dir = Path(model_dir)
         return cls(AutoModelForSequenceClassification.from_pretrained(model_dir), AutoTokenizer.from_pretrained(model_dir))
 

@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import numpy as np
 import yaml
@@ -36,9 +36,6 @@ class IntentTrainConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     max_length: int = 64
     early_stopping_patience: int = 2
-    # "mean": a linear head over the mean of the token states, how sentence encoders are read
-    # (training.pooled_classifier; BERT-family encoders); "cls": transformers' own head on the [CLS] pooler
-    pooling: Literal["mean", "cls"] = "mean"
 
 
 @dataclass(frozen=True)
@@ -100,25 +97,6 @@ def _accuracy(eval_pred) -> dict[str, float]:
     return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
 
 
-def _classifier(encoder_path, pooling: str, **config):
-    """The sequence classifier over the base encoder for the pooling setting; `config`: num_labels, id2label..."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification
-
-    if pooling == "cls":
-        return AutoModelForSequenceClassification.from_pretrained(encoder_path, **config)
-    if pooling != "mean":
-        raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
-    from .pooled_classifier import MeanPooledBertConfig, MeanPooledBertForSequenceClassification
-
-    base = AutoConfig.from_pretrained(encoder_path).to_dict()
-    if base["model_type"] not in ("bert", MeanPooledBertConfig.model_type):
-        raise ValueError(f"pooling 'mean' needs a BERT-family encoder; {encoder_path} is a {base['model_type']!r} "
-                         "model: train it with pooling 'cls'")
-    base.pop("model_type")
-    return MeanPooledBertForSequenceClassification.from_pretrained(
-        encoder_path, config=MeanPooledBertConfig(**{**base, **config}))
-
-
 def _calibrate(model, tokenizer, data_dir, labels: list[str]) -> Calibration:
     """Temperature and out-of-scope threshold, fitted on the validation split."""
     val = load_split(data_dir, "validation")
@@ -160,6 +138,7 @@ def train_intent_model(
     """`novelty`: also fit the out-of-scope score on this base encoder (the intent model; not the guard)."""
     from datasets import Dataset
     from transformers import (
+        AutoModelForSequenceClassification,
         AutoTokenizer,
         DataCollatorWithPadding,
         EarlyStoppingCallback,
@@ -179,8 +158,10 @@ def train_intent_model(
                       batched=True, remove_columns=["text"])
 
     train_ds, val_ds = encode("train"), encode("validation")
-    model = _classifier(encoder_path, cfg.pooling, num_labels=len(labels),
-                        id2label={i: l for l, i in label2id.items()}, label2id=label2id)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        encoder_path, num_labels=len(labels),
+        id2label={i: l for l, i in label2id.items()}, label2id=label2id,
+    )
     args = load_training_args(cfg.recipe, work_dir / "checkpoints", cfg.overrides)
     callbacks = [EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience), manifest_callback()]
     if metrics_sink is not None:
