@@ -235,10 +235,6 @@ class IntentModelConfig(Config):
         default=_NOVELTY.off_topic_requests,
         description="generated off-topic requests that join the validation rows to fit the out-of-scope score "
                     "(base-encoder similarity to the intents plus calibrated confidence); 0: confidence alone")
-    novelty_out_of_scope_recall: float = Field(
-        default=_NOVELTY.out_of_scope_recall, gt=0.0, le=1.0,
-        description="the out-of-scope recall the score's threshold aims at on those requests; the most accurate "
-                    "threshold that reaches it is kept (the gate's floor on real wording is 0.90)")
 
 
 def pip_requirements() -> list[str]:
@@ -257,8 +253,7 @@ def intent_model(
 
     recipe = project_path(config.recipe)
     train_cfg = IntentTrainConfig(str(recipe), dict(config.overrides), config.max_length, config.early_stopping_patience)
-    novelty = (NoveltyEncoder(base_encoder["spec"], base_encoder["checksum"], config.novelty_off_topic_requests,
-                              out_of_scope_recall=config.novelty_out_of_scope_recall)
+    novelty = (NoveltyEncoder(base_encoder["spec"], base_encoder["checksum"], config.novelty_off_topic_requests)
                if config.novelty_off_topic_requests > 0 else None)
     key = stable_hash([intent_dataset["content_sha256"], base_encoder["checksum"], recipe.read_text(),
                        train_cfg.__dict__ | {"recipe": None}, config.registered_model_name,

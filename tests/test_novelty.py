@@ -1,11 +1,11 @@
-"""training.novelty and training.calibration's threshold rules: the out-of-scope score and its threshold."""
+"""training.novelty and training.calibration.best_threshold: the out-of-scope score and its threshold."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from training.calibration import best_threshold, choose_threshold, threshold_for_recall
+from training.calibration import best_threshold, choose_threshold
 from training.novelty import NoveltyScore, centroids, fit_novelty
 
 
@@ -31,27 +31,6 @@ def test_best_threshold_trades_in_scope_accuracy_for_out_of_scope_recall():
     assert best_threshold(score, in_scope, correct, np.array([0.0, 0.5, 0.76, 0.85])) == 0.76
     # no out-of-scope rows: the lowest candidate
     assert best_threshold(score[:3], in_scope[:3], correct[:3], np.array([0.3, 0.0, 0.5])) == 0.0
-
-
-def test_threshold_for_recall_is_the_lowest_threshold_that_catches_the_share_asked_for():
-    score = np.array([0.9, 0.8, 0.7, 0.6, 0.65, 0.3, 0.2, 0.1, 0.72])
-    in_scope = np.array([True, True, True, True, False, False, False, False, False])
-    correct = np.array([True, True, True, True, False, False, False, False, False])
-    candidates = np.array([0.0, 0.25, 0.5, 0.66, 0.71, 0.75, 0.85])
-    # out-of-scope scores 0.65, 0.3, 0.2, 0.1, 0.72: 0.25 catches 2 of 5, 0.5 3, 0.66 4, 0.75 all five
-    assert threshold_for_recall(score, in_scope, correct, candidates, 0.6) == 0.5
-    assert threshold_for_recall(score, in_scope, correct, candidates, 0.8) == 0.66
-    # four cost the in-scope row at 0.6, all five the one at 0.7 too: the rule pays for the recall asked for
-    assert threshold_for_recall(score, in_scope, correct, candidates, 1.0) == 0.75
-    # an out-of-scope row the model itself labels out-of-scope is caught at any threshold
-    labelled = correct.copy()
-    labelled[8] = True
-    assert threshold_for_recall(score, in_scope, labelled, candidates, 1.0) == 0.66
-    # out of reach: the highest candidate; no out-of-scope rows: the lowest
-    assert threshold_for_recall(score, in_scope, correct, candidates[:3], 0.9) == 0.5
-    assert threshold_for_recall(score[:4], in_scope[:4], correct[:4], candidates, 0.9) == 0.0
-    # the mean of the two rates stops before the first in-scope row is lost, at 3 of 5
-    assert best_threshold(score, in_scope, correct, candidates) == 0.5
 
 
 def test_choose_threshold_is_best_threshold_on_the_confidence():

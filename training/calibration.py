@@ -72,23 +72,6 @@ def best_threshold(score: np.ndarray, in_scope: np.ndarray, correct: np.ndarray,
     return best_t
 
 
-def threshold_for_recall(score: np.ndarray, in_scope: np.ndarray, correct: np.ndarray, candidates: np.ndarray,
-                         out_of_scope_recall: float) -> float:
-    """The lowest threshold on an in-scope score (below it: out-of-scope) whose out-of-scope recall reaches
-    `out_of_scope_recall`; none reaches it: the highest candidate. In-scope accuracy only falls as the threshold
-    rises, so this is the most accurate threshold that catches the share of out-of-scope requests asked for: the
-    gate floors that share and scores the rest. `correct` as for `best_threshold`; without out-of-scope rows: the
-    lowest candidate."""
-    score, in_scope, correct = np.asarray(score), np.asarray(in_scope, bool), np.asarray(correct, bool)
-    candidates = np.sort(np.asarray(candidates, dtype=np.float64))
-    if in_scope.all():
-        return float(candidates[0])
-    for t in candidates:
-        if (~(score >= t) | correct)[~in_scope].mean() >= out_of_scope_recall - 1e-12:
-            return float(t)
-    return float(candidates[-1])
-
-
 def choose_threshold(proba: np.ndarray, gold: list[str], labels: list[str], out_of_scope: str,
                      candidates: np.ndarray | None = None) -> float:
     """The confidence threshold (`best_threshold` on the most likely intent's probability) on validation rows.

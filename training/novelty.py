@@ -96,7 +96,7 @@ def fit_novelty(encoder: str, encoder_sha256: str, train_embeddings: np.ndarray,
     """Centroids from the in-scope training rows, statistics and threshold from the calibration rows.
 
     `cal_in_scope` marks the calibration rows that are in scope, `cal_correct` those whose predicted intent is
-    right; `choose(score, in_scope, correct)` picks the threshold (e.g. training.calibration.threshold_for_recall)."""
+    right; `choose(score, in_scope, correct)` picks the threshold (training.calibration.best_threshold)."""
     intents, cents = centroids(train_embeddings, train_labels)
     sims = (_normalised(cal_embeddings) @ cents.T).max(1)
     cal_confidence = np.asarray(cal_confidence, dtype=np.float64)
