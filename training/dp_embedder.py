@@ -223,16 +223,24 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
                            st_model)
 
 
-def _save_sentence_transformer(encoder, tokenizer, out_dir: Path, max_length: int) -> None:
+def _mean_pooled(encoder_dir, max_length: int, encoder=None):
+    """A sentence-transformers model over `encoder_dir` (or the in-memory `encoder` built from it): mean pooling
+    and normalisation, as the base encoder ships."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import modules as models
 
+    transformer = models.Transformer(str(encoder_dir), max_seq_length=max_length)
+    if encoder is not None:
+        transformer.model = encoder
+    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    return SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
+
+
+def _save_sentence_transformer(encoder, tokenizer, out_dir: Path, max_length: int) -> None:
     raw = out_dir / "_encoder"
     encoder.save_pretrained(raw)
     tokenizer.save_pretrained(raw)
-    transformer = models.Transformer(str(raw), max_seq_length=max_length)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
-    SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu").save(str(out_dir))
+    _mean_pooled(raw, max_length).save(str(out_dir))
     shutil.rmtree(raw)
 
 
@@ -277,13 +285,7 @@ def _physical_batches(loader, physical: int, dp_optimizer=None):
 
 def _in_memory_sentence_transformer(encoder_dir, encoder, max_length: int):
     """The trained encoder behind the same pooling as a saved model, without writing it anywhere."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer import modules as models
-
-    transformer = models.Transformer(str(encoder_dir), max_seq_length=max_length)
-    transformer.model = encoder
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
-    return SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
+    return _mean_pooled(encoder_dir, max_length, encoder)
 
 
 def load_embedder(path: str | os.PathLike):
@@ -294,10 +296,5 @@ def load_embedder(path: str | os.PathLike):
 
 def base_embedder(encoder_dir: str | os.PathLike, max_length: int = 32):
     """The base encoder as a sentence-transformers model with the same pooling (for comparisons)."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer import modules as models
-
-    transformer = models.Transformer(str(encoder_dir), max_seq_length=max_length)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
-    return SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
+    return _mean_pooled(encoder_dir, max_length)
 

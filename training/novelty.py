@@ -48,7 +48,7 @@ def base_encoder_embed(encoder: str, sha256: str, max_length: int) -> Embed:
     model = base_encoder_model(encoder, sha256, max_length)
     return lambda texts: np.asarray(model.encode(list(texts), batch_size=128, normalize_embeddings=True,
                                                  show_progress_bar=False), dtype=np.float32).reshape(
-        len(texts), model.get_sentence_embedding_dimension())
+        len(texts), model.get_embedding_dimension())
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
