@@ -686,7 +686,6 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
     import httpx
     import psutil
 
-
     bundle = _latest_bundle()
     real = _bundle_real_slice(bundle)
     utterances = real[real["intent"] != "out_of_scope"]["text"].tolist()

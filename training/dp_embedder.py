@@ -206,7 +206,7 @@ def train_embedder(encoder_dir: str | os.PathLike, texts: list[str], labels: lis
         raise PrivacyConfigError(f"spent epsilon {epsilon:.3f} exceeds the target {cfg.target_epsilon}")
 
     encoder.to("cpu").eval()  # its top layers are the ones that trained
-    st_model = _in_memory_sentence_transformer(encoder_dir, encoder, cfg.max_length)
+    st_model = _mean_pooled(encoder_dir, cfg.max_length, encoder)  # the trained encoder, never written to disk
     if out_dir is None:
         return EmbedderOutcome(None, epsilon, cfg.target_delta if engine else None, noise, losses, steps, len(texts),
                                st_model)
@@ -281,11 +281,6 @@ def _physical_batches(loader, physical: int, dp_optimizer=None):
             for start in range(0, n, physical):
                 yield (*(t[start:start + physical] for t in batch), start + physical >= n)
     yield cut()
-
-
-def _in_memory_sentence_transformer(encoder_dir, encoder, max_length: int):
-    """The trained encoder behind the same pooling as a saved model, without writing it anywhere."""
-    return _mean_pooled(encoder_dir, max_length, encoder)
 
 
 def load_embedder(path: str | os.PathLike):
