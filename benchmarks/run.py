@@ -673,13 +673,53 @@ def bench_routing() -> None:
     _record("routing", figures)
 
 
+def _routing_capacity(base: str, texts: list[str], users: int, server_pid: int) -> dict:
+    """`users` sessions of intent-answered turns only, each sending its next turn as soon as the last is answered
+    (a closed loop) with no LLM turn in the mix: the routing path's throughput on this machine, and its latency
+    when that is all the server does. By Little's law the latency is about `users` / throughput. The texts that
+    the bot sends to the LLM are found first, one at a time, and left out."""
+    import asyncio
+    import uuid
+
+    import httpx
+    import psutil
+
+    with httpx.Client(base_url=base, timeout=300) as c:
+        kept = [t for t in texts
+                if not _went_to_llm(c.post("/v1/chat", json={"session_id": uuid.uuid4().hex[:12], "text": t}).json())]
+    per, times, errors = len(kept) // users, [], 0
+
+    async def user(k: int):
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=base, timeout=300) as c:
+            for text in kept[k * per:(k + 1) * per]:
+                start = time.perf_counter()
+                r = await c.post("/v1/chat", json={"session_id": f"cap-{k}-{uuid.uuid4().hex[:8]}", "text": text})
+                if r.status_code >= 500:
+                    errors += 1
+                else:
+                    times.append((time.perf_counter() - start) * 1000)
+
+    async def run():
+        await asyncio.gather(*(user(k) for k in range(users)))
+
+    server = psutil.Process(server_pid)
+    cpu, start = sum(server.cpu_times()[:2]), time.perf_counter()
+    asyncio.run(run())
+    wall, cpu = time.perf_counter() - start, sum(server.cpu_times()[:2]) - cpu
+    return {"sessions": users, "turns": len(times), "errors": errors, "wall_s": round(wall, 2),
+            "turns_per_s": round(len(times) / wall, 1), "server_cpu_ms_per_turn": round(cpu * 1000 / max(len(times), 1), 1),
+            "routing_path": _percentiles(times)}
+
+
 def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 480, llm_requests: int = 40,
                alone_requests: int = 20) -> None:
     """The bot over HTTP (uvicorn on loopback, the bundle `make run` built): N concurrent sessions send held-out
     utterances (routing path) and open-ended prompts (LLM route, streamed: the time to the first chunk the client
     gets, and to the LLM's first token as the server's `done` event reports it); p50/p95/p99 per route, errors,
     server RSS before and after. First, streamed prompts one at a time with nothing else
-    running: the time to first chunk of the model itself, without queueing; and routing turns one at a time."""
+    running: the time to first chunk of the model itself, without queueing; and routing turns one at a time.
+    Last, the routing path's capacity: as many sessions as the first phase, intent-answered turns only."""
     import asyncio
     import uuid
 
@@ -777,6 +817,10 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
                 "llm_time_to_first_token": _percentiles(first_token), "errors": errors, "wall_s": round(wall, 1),
                 "per_route": {route: _percentiles(ts) for route, ts in sorted(timings.items())}}
             print(users, results[f"{users}_sessions"]["routing_path"], flush=True)
+        # last, so that the phases above meet the server as before (its cache of the bot's own answers included)
+        capacity = _routing_capacity(base, utterances, concurrency[0], proc.proc.pid)
+        results[f"{concurrency[0]}_sessions_routing_only"] = capacity
+        print("routing only", capacity, flush=True)
         rss_after = psutil.Process(proc.proc.pid).memory_info().rss / 2**20
         metrics = httpx.get(f"{base}/metrics").text
     finally:
@@ -791,6 +835,9 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
                      "llm_first_token_p95_ms": at8["llm_time_to_first_token"].get("p95_ms"),
                      "llm_first_token_p95_ms_alone": results["1_stream_alone"]["llm_time_to_first_token"].get("p95_ms"),
                      "routing_p95_ms_alone": results["1_stream_alone"]["routing_path"].get("p95_ms"),
+                     # the same sessions with intent-answered turns only: what the routing path alone can carry
+                     "routing_p95_ms_routing_only": capacity["routing_path"].get("p95_ms"),
+                     "routing_turns_per_s_routing_only": capacity["turns_per_s"],
                      "errors": sum(r.get("errors", 0) for r in results.values()),
                      "ttft_histogram_in_metrics": "convbot_llm_time_to_first_token_seconds_bucket" in metrics,
                      "bar": {"routing_p95_ms": "<= 50 at 8 sessions", "llm_ttft_p95_ms": "<= 300", "errors": 0}})
