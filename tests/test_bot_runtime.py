@@ -41,6 +41,21 @@ def test_bundle_manifest_pins_every_file_and_refuses_a_changed_one(bundle, tmp_p
         verify(copy)
 
 
+def test_the_running_batch_holds_what_the_bundles_bot_yaml_says(bot, bundle, tmp_path):
+    """`llm.max_batch_size` of the bundle's bot.yaml (the project's configs/bot/bot.yaml), not a constant: a turn
+    beyond it waits for a place before its first token."""
+    import shutil
+
+    import yaml
+
+    config = yaml.safe_load((bundle / "bot.yaml").read_text())
+    assert bot.llm.max_batch_size == config["llm"]["max_batch_size"]
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    (copy / "bot.yaml").write_text(yaml.safe_dump({**config, "llm": {**config["llm"], "max_batch_size": 3}}))
+    assert Bot(copy).llm.max_batch_size == 3
+
+
 def test_the_guard_checks_answers_at_a_threshold_no_looser_than_requests(bot):
     """`training.guard` saves a second, stricter threshold for the output check, and the bot uses it."""
     settings = bot.guard.predictor.model.config.convbot_guard

@@ -91,7 +91,8 @@ class Bot:
             model, tokenizer = load_causal_lm(folder / "models" / "llm")
             llm_cfg = self.config.get("llm") or {}
             self.llm = LlmStage(model, tokenizer, llm_cfg.get("system_prompt", ""), int(llm_cfg.get("max_new_tokens", 64)),
-                                int(self.config.get("history_turns", 6)), int(llm_cfg.get("max_batch_size", 8)),
+                                int(self.config.get("history_turns", 6)),
+                                int(llm_cfg.get("max_batch_size", LlmStage.max_batch_size)),
                                 before_step=self.routing_first.wait)
         self.post = PostProcess(self.brand, self.guard)
         slots = SlotExtractor(catalog)

@@ -31,7 +31,7 @@ class LlmStage:
     system_prompt: str
     max_new_tokens: int = 64
     history_turns: int = 6
-    max_batch_size: int = 8
+    max_batch_size: int = 16
     before_step: Callable[[], None] | None = None  # called between decode steps (e.g. RoutingFirst.wait)
     name: str = "llm"
     always: bool = False
