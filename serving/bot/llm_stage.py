@@ -73,7 +73,8 @@ class LlmStage:
         tok = self.tokenizer
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         eos = eos_token_ids(self.model, tok)
-        batch, rows = RunningBatch(self.model, pad), []
+        prefix = prompt_prefix(tok, self.system_prompt)
+        batch, rows = RunningBatch(self.model, pad, prefix), []
         while True:
             with self._wake:
                 while not self._pending and not rows:
@@ -94,7 +95,7 @@ class LlmStage:
             except Exception as exc:  # noqa: BLE001 - handed to every turn in flight, the worker keeps serving
                 for row in rows + [r for r in new if r not in rows]:
                     row.fail(exc)
-                batch, rows = RunningBatch(self.model, pad), []
+                batch, rows = RunningBatch(self.model, pad, prefix), []
                 continue
             if any(row.done for row in rows):
                 keep = [i for i, row in enumerate(rows) if not row.done]
@@ -104,6 +105,16 @@ class LlmStage:
     def _pause(self) -> None:
         if self.before_step is not None:
             self.before_step()
+
+
+def prompt_prefix(tokenizer, system_prompt: str) -> list[int]:
+    """The token ids that every prompt with this system prompt starts with: the chat template's system turn
+    and what the template puts before a user's words. (A prompt that does not start with them is prefilled
+    whole.)"""
+    ids = [encode_prompt(tokenizer, [{"role": "system", "content": system_prompt}, {"role": "user", "content": text}])
+           for text in ("a", "Z 9")]
+    n = next((i for i, (x, y) in enumerate(zip(*ids)) if x != y), min(map(len, ids)))
+    return ids[0][:n]
 
 
 class RoutingFirst:

@@ -7,6 +7,11 @@ on its own and its cache joins the batch at the next step, and a finished row le
 decoding over left-padded rows with their own position ids gives each row what it gets alone: exactly in
 fp32; in bf16 (the int8 model's matmuls) the batch's shape moves the last bits, and a near tie can go the
 other way, as with any batched generation.
+
+Every prompt of the bot starts with the same tokens: the chat template's system turn. Their keys and values
+are computed once (`prefix`) and each prefill reads only what follows, as vLLM's and SGLang's prefix caches do;
+with the shipped system prompt and SmolLM2's template that is 41 tokens, of a median 56 for one CLINC150
+out-of-scope question.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from serving.llm_runtime import left_padded
 class RunningBatch:
     """The KV cache, attention mask and last token of each running row; rows are addressed by position."""
 
-    def __init__(self, model, pad_id: int):
+    def __init__(self, model, pad_id: int, prefix: list[int] | None = None):
         self.model, self.pad_id = model, pad_id
+        self.prefix = list(prefix or [])  # token ids every prompt is expected to start with
+        self._prefix_layers: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # their keys and values, one row
         self.cache = None  # transformers DynamicCache over the rows
         self.mask: torch.Tensor | None = None  # (rows, length): 1 where a cached position is a real token
         self.last: torch.Tensor | None = None  # (rows,): the token each row feeds next
@@ -35,9 +42,20 @@ class RunningBatch:
     @torch.inference_mode()
     def join(self, prompts: list[list[int]]) -> list[int]:
         """Prefill the prompts (token ids) and add them to the batch; returns each one's first token."""
-        ids, mask = left_padded(prompts, self.pad_id)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True,
-                         **_last_logits_only(self.model))
+        n = len(self.prefix)
+        if n and all(len(p) > n and p[:n] == self.prefix for p in prompts):
+            # the rows are [prefix | left padding | rest]: the mask's hole and the position ids keep each row
+            # what it is alone
+            ids, rest_mask = left_padded([p[n:] for p in prompts], self.pad_id)
+            mask = torch.cat([torch.ones(len(prompts), n, dtype=rest_mask.dtype), rest_mask], dim=1)
+            past = _cache([(k.expand(len(prompts), -1, -1, -1).contiguous(), v.expand(len(prompts), -1, -1, -1).contiguous())
+                           for k, v in self._prefix()])
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask)[:, n:],
+                             past_key_values=past, use_cache=True, **_last_logits_only(self.model))
+        else:
+            ids, mask = left_padded(prompts, self.pad_id)
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask), use_cache=True,
+                             **_last_logits_only(self.model))
         first = out.logits[:, -1].argmax(-1)
         if self.cache is None:
             self.cache, self.mask, self.last = out.past_key_values, mask, first
@@ -49,6 +67,14 @@ class RunningBatch:
             self.mask = torch.cat([_left_mask(self.mask, width), _left_mask(mask, width)])
             self.last = torch.cat([self.last, first])
         return first.tolist()
+
+    def _prefix(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        if self._prefix_layers is None:
+            ids = torch.tensor([self.prefix])
+            out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True,
+                             **_last_logits_only(self.model))
+            self._prefix_layers = _layers(out.past_key_values)
+        return self._prefix_layers
 
     @torch.inference_mode()
     def step(self) -> list[int]:
