@@ -270,10 +270,13 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
                         ignore_index=True)
     with tempfile.TemporaryDirectory() as tmp:
         bot = Bot(serving_bundle["folder"], SqliteSessions(Path(tmp) / "sessions.db"))
-        bot.llm.max_new_tokens = config.max_new_tokens
-        own_refusals = list((bot.brand.reload_if_changed().get("refusals") or {}).values())
-        turns, routing_ms = answer_prompts(bot, prompts["prompt"].tolist())
-        guard_alone = classifier_report(prompts, bot.guard)
+        try:
+            bot.llm.max_new_tokens = config.max_new_tokens
+            own_refusals = list((bot.brand.reload_if_changed().get("refusals") or {}).values())
+            turns, routing_ms = answer_prompts(bot, prompts["prompt"].tolist())
+            guard_alone = classifier_report(prompts, bot.guard)
+        finally:
+            bot.close()
     by = [refused_by(t, own_refusals) for t in turns]
     rows = prompts.assign(answer=[t.answer for t in turns], route=[t.route for t in turns],
                           refused=[b is not None for b in by], refused_by=by)

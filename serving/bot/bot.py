@@ -30,6 +30,7 @@ from .coalesce import Coalescing
 from .guard_stage import GuardStage
 from .intent_stage import IntentStage
 from .knowledge import KnowledgeBase, load_knowledge
+from .llm_process import LlmProcess
 from .llm_stage import LlmStage, RoutingFirst, phrases
 from .postprocess import BrandRules, PostProcess
 from .preprocess import Preprocess, check_session_id
@@ -60,13 +61,24 @@ class Context:
 class Bot:
     def __init__(self, folder: str | Path, sessions: SessionStore | None = None,
                  observe: Callable[[str, float], None] | None = None, load_llm: bool = True):
-        from serving.guard.classifier import GuardClassifier
-
         folder = Path(folder)
         self.folder = folder
         self.config = yaml.safe_load((folder / "bot.yaml").read_text())
         self.manifest = json.loads((folder / "manifest.json").read_text()) if (folder / "manifest.json").exists() else {}
         catalog = load_catalog(folder / "catalog.yaml")
+        llm_cfg = self.config.get("llm") or {}
+        # the LLM's own process loads its model while this one loads the rest
+        engine = LlmProcess(folder / "models" / "llm").start() if load_llm and _llm_in_process(llm_cfg) else None
+        try:
+            self._load(folder, catalog, llm_cfg, engine, load_llm, sessions, observe)
+        except BaseException:
+            if engine is not None:
+                engine.close()
+            raise
+
+    def _load(self, folder: Path, catalog, llm_cfg: dict, engine, load_llm: bool, sessions, observe) -> None:
+        from serving.guard.classifier import GuardClassifier
+
         # concurrent routing turns share each model pass (one batch) instead of queueing for the cores one by one
         max_batch = int(self.config.get("max_routing_batch", 32))
         share = lambda fn: Coalescing(fn, max_batch)  # noqa: E731
@@ -88,8 +100,12 @@ class Bot:
         if load_llm:
             from serving.llm_runtime import load_causal_lm
 
-            model, tokenizer = load_causal_lm(folder / "models" / "llm")
-            llm_cfg = self.config.get("llm") or {}
+            if engine is not None:
+                from transformers import AutoTokenizer
+
+                model, tokenizer = engine.wait_ready(), AutoTokenizer.from_pretrained(folder / "models" / "llm")
+            else:
+                model, tokenizer = load_causal_lm(folder / "models" / "llm")
             self.llm = LlmStage(model, tokenizer, llm_cfg.get("system_prompt", ""), int(llm_cfg.get("max_new_tokens", 64)),
                                 int(self.config.get("history_turns", 6)),
                                 int(llm_cfg.get("max_batch_size", LlmStage.max_batch_size)),
@@ -108,6 +124,11 @@ class Bot:
         ], observe)
         self.observe = observe
         self.versions = self.manifest.get("versions", {})
+
+    def close(self) -> None:
+        """Stop the LLM's process, when it has one."""
+        if self.llm is not None and isinstance(self.llm.model, LlmProcess):
+            self.llm.model.close()
 
     @property
     def ready(self) -> bool:
@@ -193,6 +214,13 @@ class Bot:
                 "corrected_response": correction.strip(),
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "group": f"api/{past.get('intent') or 'unknown'}"}
+
+
+def _llm_in_process(llm_cfg: dict) -> bool:
+    value = llm_cfg.get("own_process", True)
+    if not isinstance(value, bool):
+        raise BotError(f"bot.yaml: llm.own_process is {value!r}; it must be true or false")
+    return value
 
 
 def _encoder_runtime(config: dict) -> str:

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 from serving.llm_runtime import encode_prompt, eos_token_ids
 
+from .llm_process import LlmProcess
 from .turn import Turn
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
@@ -26,7 +27,7 @@ _END = object()
 
 @dataclass
 class LlmStage:
-    model: object
+    model: object  # a causal LM, or the `LlmProcess` that holds one
     tokenizer: object
     system_prompt: str
     max_new_tokens: int = 64
@@ -68,13 +69,11 @@ class LlmStage:
         return turn
 
     def _serve(self) -> None:
-        from .running_batch import RunningBatch
-
         tok = self.tokenizer
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         eos = eos_token_ids(self.model, tok)
         prefix = prompt_prefix(tok, self.system_prompt)
-        batch, rows = RunningBatch(self.model, pad, prefix), []
+        batch, rows = None, []
         while True:
             with self._wake:
                 while not self._pending and not rows:
@@ -83,6 +82,8 @@ class LlmStage:
                 joining, self._pending = self._pending[:room], self._pending[room:]
             new = [_Row(turn, sink, started, tok, eos, self.max_new_tokens) for turn, sink, started in joining]
             try:
+                if batch is None:
+                    batch = self._new_batch(pad, prefix)
                 if new:
                     self._pause()
                     first = batch.join([encode_prompt(tok, self.messages(row.turn)) for row in new])
@@ -92,15 +93,22 @@ class LlmStage:
                 self._pause()
                 for row, token in zip(rows, batch.step()):
                     row.push(token)  # a row that ended is not told again; it leaves below
+                if any(row.done for row in rows):
+                    keep = [i for i, row in enumerate(rows) if not row.done]
+                    batch.keep(keep)
+                    rows = [rows[i] for i in keep]
             except Exception as exc:  # noqa: BLE001 - handed to every turn in flight, the worker keeps serving
                 for row in rows + [r for r in new if r not in rows]:
                     row.fail(exc)
-                batch, rows = RunningBatch(self.model, pad, prefix), []
-                continue
-            if any(row.done for row in rows):
-                keep = [i for i, row in enumerate(rows) if not row.done]
-                batch.keep(keep)
-                rows = [rows[i] for i in keep]
+                batch, rows = None, []
+
+    def _new_batch(self, pad: int, prefix: list[int]):
+        """An empty running batch: in this process, or in the LLM's own (`LlmProcess`)."""
+        if isinstance(self.model, LlmProcess):
+            return self.model.batch(pad, prefix)
+        from .running_batch import RunningBatch
+
+        return RunningBatch(self.model, pad, prefix)
 
     def _pause(self) -> None:
         if self.before_step is not None:

@@ -140,6 +140,8 @@ def build_app(settings: Settings) -> FastAPI:
         yield
         if state.llm_pool is not None:
             state.llm_pool.shutdown(wait=False, cancel_futures=True)
+        if state.bot is not None:
+            state.bot.close()
 
     app = FastAPI(title="convbot", lifespan=lifespan)
     app.state.convbot = state
