@@ -93,3 +93,24 @@ def test_a_model_that_cannot_load_is_a_clear_error(tmp_path, tiny_llm):
         assert not engine.alive
     finally:
         engine.close()
+
+
+def test_a_tokenizer_without_a_chat_template_fails_the_turn_instead_of_stalling_the_llm(tiny_llm):
+    from serving.llm_runtime import load_causal_lm
+
+    model, tokenizer = load_causal_lm(tiny_llm)
+    tokenizer.chat_template = None
+    stage = LlmStage(model, tokenizer, "You are a test bot.", max_new_tokens=4)
+    errors = []
+
+    def ask():
+        try:
+            stage(_turn("hi"))
+        except Exception as exc:  # noqa: BLE001 - what the test looks at
+            errors.append(exc)
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the turn waited for an LLM worker that had died"
+    assert len(errors) == 1 and "chat template" in str(errors[0])

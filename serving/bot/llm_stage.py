@@ -118,7 +118,9 @@ class LlmStage:
 def prompt_prefix(tokenizer, system_prompt: str) -> list[int]:
     """The token ids that every prompt with this system prompt starts with: the chat template's system turn
     and what the template puts before a user's words. (A prompt that does not start with them is prefilled
-    whole.)"""
+    whole.) No prefix without a chat template: the bot's prompts are message lists, which need one."""
+    if not getattr(tokenizer, "chat_template", None):
+        return []
     ids = [encode_prompt(tokenizer, [{"role": "system", "content": system_prompt}, {"role": "user", "content": text}])
            for text in ("a", "Z 9")]
     n = next((i for i, (x, y) in enumerate(zip(*ids)) if x != y), min(map(len, ids)))
