@@ -96,7 +96,7 @@ class Bot:
         encode = sentence_encoder_in(runtime, _embedder(folder))
         knowledge = KnowledgeBase(load_knowledge(folder / "knowledge.yaml"), encode, share)
         self.llm = None
-        self.routing_first = RoutingFirst(float((self.config.get("llm") or {}).get("max_pause_ms", 50)) / 1000)
+        self.routing_first = RoutingFirst(float(llm_cfg.get("max_pause_ms", 50)) / 1000)
         if load_llm:
             from serving.llm_runtime import load_causal_lm
 

@@ -29,7 +29,7 @@ class LlmProcess:
     """The causal LM of a folder (`load_causal_lm`), loaded and run in a spawned child process.
 
     `start()` returns at once (the model loads while the caller loads the rest); `wait_ready()` waits for it.
-    `batch(pad_id, prefix)` is an empty running batch in the child, with `RunningBatch`'s methods. One caller
+    `batch(pad_id, prefix)` is an empty running batch in the child (`RemoteBatch`). One caller
     at a time (the LLM stage's worker thread). A child that died is started again by the next `batch()`.
     """
 
@@ -115,25 +115,19 @@ class LlmProcess:
 
 
 class RemoteBatch:
-    """`RunningBatch`'s interface over the pipe."""
+    """`RunningBatch`'s methods that `LlmStage` calls, over the pipe."""
 
     def __init__(self, process: LlmProcess):
-        self.process, self._rows = process, 0
-
-    def __len__(self) -> int:
-        return self._rows
+        self.process = process
 
     def join(self, prompts: list[list[int]]) -> list[int]:
-        first = self.process.call("join", prompts)
-        self._rows += len(prompts)
-        return first
+        return self.process.call("join", prompts)
 
     def step(self) -> list[int]:
         return self.process.call("step")
 
     def keep(self, rows: list[int]) -> None:
         self.process.call("keep", rows)
-        self._rows = len(rows)
 
 
 def _stop(proc, conn) -> None:
