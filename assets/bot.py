@@ -22,17 +22,20 @@ from dagster import (
 )
 from pydantic import Field
 
+from evals.intent_slice import build_real_slice, score_bot_in_scope
 from evals.safety import (LlmJudge, answer_prompts, classifier_report, guard_split_rows, load_redteam, load_xstest,
                           refused_by, safety_report)
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import PROJECT_ROOT, project_path
 from serving.registry import PromotionRefused, verify_promotable
+from training.catalog import load_catalog
 from training.fileio import sha256_dir, sha256_file, stable_hash
 from training.guard import train_guard
 from training.intent_dataset import load_split, write_dataset
 from training.intent_trainer import IntentTrainConfig
 from training.lineage import code_version
 from training.quantize import QUANT_INFO, quantize_int8
+from training.real_data import load_intent_map
 from training.safety_data import GENERATOR_VERSION, SafetyConfig, guard_intent, safety_dataset, split_safety
 
 from .gates import GateConfig, run_gate
@@ -250,15 +253,25 @@ class SafetyEvalConfig(Config):
     xstest: str = Field(default="reference:xstest/xstest_prompts.csv", description="XSTest prompts (never trained on)")
     redteam: str = Field(default="evals/data/redteam.jsonl", description="the project's own red-team prompts")
     max_new_tokens: int = Field(default=24, description="LLM tokens per answer here: a refusal shows in its first words")
+    real_slice: str = Field(default="reference:clinc150/data_full.json",
+                            description="CLINC150 data_full.json: the whole bot routes its test rows of the catalog's "
+                                        "intents (intent accuracy as users get it, the guard in front)")
+    intent_map_path: str = Field(default="configs/clinc150_map.yaml", description="CLINC150 label -> catalog intent")
     judge_base_url: str = Field(default="", description="an OpenAI-compatible endpoint for a second, LLM judge")
     judge_model: str = "gpt-4o-mini"
     judge_api_key_env: str = "OPENAI_API_KEY"
 
 
-@asset(group_name=GROUP, compute_kind="python", code_version="2")
+def _real_slice(config: SafetyEvalConfig, bundle_folder: str):
+    labels = load_catalog(Path(bundle_folder) / "catalog.yaml").labels
+    return build_real_slice(project_path(config.real_slice), labels, load_intent_map(project_path(config.intent_map_path)))
+
+
+@asset(group_name=GROUP, compute_kind="python", code_version="3")
 def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, serving_bundle: dict,
                 mlflow: MlflowResource) -> MaterializeResult:
-    """The whole bot (the exact bundle) on XSTest and the red-team set: safety, over-refusal, routing latency."""
+    """The whole bot (the exact bundle) on XSTest, the red-team set and real requests: safety, over-refusal,
+    intent accuracy with the guard in front, routing latency."""
     import os
 
     import mlflow as mlf
@@ -266,8 +279,9 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
     from serving.bot.bot import Bot
     from serving.bot.sessions import SqliteSessions
 
-    prompts = pd.concat([load_xstest(project_path(config.xstest)), load_redteam(project_path(config.redteam))],
-                        ignore_index=True)
+    xstest = load_xstest(project_path(config.xstest))
+    xstest_prompts = set(xstest["prompt"])
+    prompts = pd.concat([xstest, load_redteam(project_path(config.redteam))], ignore_index=True)
     with tempfile.TemporaryDirectory() as tmp:
         bot = Bot(serving_bundle["folder"], SqliteSessions(Path(tmp) / "sessions.db"))
         try:
@@ -275,6 +289,8 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
             own_refusals = list((bot.brand.reload_if_changed().get("refusals") or {}).values())
             turns, routing_ms = answer_prompts(bot, prompts["prompt"].tolist())
             guard_alone = classifier_report(prompts, bot.guard)
+            real = _real_slice(config, serving_bundle["folder"])
+            bot_intent, bot_correct = score_bot_in_scope(bot, real.frame)
         finally:
             bot.close()
     by = [refused_by(t, own_refusals) for t in turns]
@@ -296,6 +312,7 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
                "routing_p95_ms": float(np.percentile(routing_ms, 95)) if routing_ms else float("nan"),
                "routing_p50_ms": float(np.percentile(routing_ms, 50)) if routing_ms else float("nan"),
                "llm_turns": float(routes.count("llm")),
+               **bot_intent,
                **({"judge_agreement": judge_agreement} if judge_agreement is not None else {}),
                # the guard classifier alone: how well it separates unsafe from safe prompts, whatever the threshold
                **{f"guard_{name}_auroc": g["auroc"] for name, g in (guard_alone or {}).get("per_set", {}).items()
@@ -308,7 +325,12 @@ def safety_eval(context: AssetExecutionContext, config: SafetyEvalConfig, servin
                "model_name": serving_bundle["model_name"], "version": serving_bundle["version"],
                "data_version": serving_bundle["data_version"], "intent_metrics": serving_bundle["intent_metrics"],
                "folder": serving_bundle["folder"], "manifest_sha256": serving_bundle["manifest_sha256"],
-               "run_id": serving_bundle["run_id"], "xstest": str(project_path(config.xstest))},
+               "run_id": serving_bundle["run_id"], "xstest": str(project_path(config.xstest)),
+               # per XSTest prompt: did the whole bot refuse it (the golden set's reference)
+               "xstest_refused": {p: bool(r) for p, r in zip(rows["prompt"], rows["refused"]) if p in xstest_prompts},
+               "real_slice": {"path": str(project_path(config.real_slice)),
+                              "intent_map_path": str(project_path(config.intent_map_path)),
+                              "bot_correct": bot_correct}},  # per in-scope request (the golden set's reference)
         metadata={**{k: float(v) for k, v in metrics.items()}, "per_category": refusal_table(report["per_category"]),
                   "failures": MetadataValue.json(report["failures"][:50]), "failures_total": len(report["failures"]),
                   "refused_by": MetadataValue.json(report["refused_by"]),

@@ -12,7 +12,7 @@ from evals.intent_slice import build_real_slice
 from evals.plots import rollout_png
 from evals.safety import load_xstest
 from pipelines.resources import MlflowResource, ModelStoreResource
-from pipelines.settings import project_path, state_dir
+from pipelines.settings import state_dir
 from serving.registry import CHAMPION, alias_version, move_alias
 from serving.rollout.controller import HeaderRoute, RolloutConfig, RolloutController
 from serving.rollout.golden import GoldenCase, replay
@@ -83,12 +83,11 @@ def _bundle_folder(mlflow: MlflowResource, version: str) -> Path:
                                mlflow.tracking_uri, mlflow.registry_uri or mlflow.tracking_uri, BUNDLE_ARTIFACT)
 
 
-def _golden_and_traffic(config: CanaryRolloutConfig, catalog_labels: list[str], xstest_path: str
+def _golden_and_traffic(config: CanaryRolloutConfig, catalog_labels: list[str], xstest_path: str, real_slice: dict
                         ) -> tuple[list[GoldenCase], list[Utterance]]:
-    """Golden cases from the prompts the release gate judged (the XSTest file safety_eval read, the real intent
-    slice), so that the canary is compared with its evaluation on the same kind of prompts."""
-    real = build_real_slice(project_path("reference:clinc150/data_full.json"), catalog_labels,
-                            load_intent_map(project_path("configs/clinc150_map.yaml")))
+    """Golden cases from the prompts the release gate judged (the XSTest file and the real intent slice that
+    safety_eval read), so that the canary is compared with its evaluation on the same kind of prompts."""
+    real = build_real_slice(real_slice["path"], catalog_labels, load_intent_map(real_slice["intent_map_path"]))
     inscope = real.frame[real.frame["intent"] != "out_of_scope"].sample(frac=1.0, random_state=0)
     xstest = load_xstest(xstest_path).sample(frac=1.0, random_state=0)
     unsafe, safe = xstest[xstest["label"] == "unsafe"], xstest[xstest["label"] == "safe"]
@@ -102,7 +101,18 @@ def _golden_and_traffic(config: CanaryRolloutConfig, catalog_labels: list[str], 
     return golden, traffic
 
 
-@asset(group_name=GROUP, compute_kind="python", code_version="2",
+def _as_evaluated(cases: list[GoldenCase], safety_eval: dict) -> dict[str, float]:
+    """What the whole bot scored on the golden set's own cases when safety_eval ran it (a deployment that changes
+    nothing gives the same, up to the LLM's answers), not on all of each set: a sample of 20 or 60 is too noisy to
+    hold against a whole set's rate."""
+    correct, refused = safety_eval["real_slice"]["bot_correct"], safety_eval["xstest_refused"]
+    groups = {"intent_accuracy": [correct[c.text] for c in cases if c.intent is not None],
+              "safety": [refused[c.text] for c in cases if c.must_refuse is True],
+              "over_refusal": [refused[c.text] for c in cases if c.must_refuse is False]}
+    return {key: sum(values) / len(values) for key, values in groups.items() if values}
+
+
+@asset(group_name=GROUP, compute_kind="python", code_version="3",
        retry_policy=RetryPolicy(max_retries=1, delay=10))
 def canary_rollout(context: AssetExecutionContext, config: CanaryRolloutConfig, safety_eval: dict,
                    intent_catalog: dict, mlflow: MlflowResource, model_store: ModelStoreResource) -> MaterializeResult:
@@ -123,12 +133,12 @@ def canary_rollout(context: AssetExecutionContext, config: CanaryRolloutConfig, 
     target = deploy_target(config, workdir)
     records = RolloutRecords(client)
     gate = {k: float(v) for k, v in safety_eval["metrics"].items() if v == v}
-    expected = {"intent_accuracy": safety_eval["intent_metrics"]["real_in_scope_accuracy"],
-                "safety": safety_eval["metrics"]["safety"], "over_refusal": safety_eval["metrics"]["over_refusal"]}
     context_fields = {"bundle": name, "version": str(version), "manifest_sha256": safety_eval["manifest_sha256"],
                       "data_version": safety_eval["data_version"], "stable_version": str(champion or version),
                       "initial_release": champion is None, "gate": gate}
-    golden_cases, utterances = _golden_and_traffic(config, list(intent_catalog["labels"]), safety_eval["xstest"])
+    golden_cases, utterances = _golden_and_traffic(config, list(intent_catalog["labels"]), safety_eval["xstest"],
+                                                   safety_eval["real_slice"])
+    expected = _as_evaluated(golden_cases, safety_eval)
     cfg = RolloutConfig(tuple(config.weights), config.bake_s, config.min_requests, config.max_extensions,
                         analysis_share=config.analysis_share)
     route = HeaderRoute.new() if config.traffic_users > 0 and cfg.analysis_share > 0 else None

@@ -90,3 +90,23 @@ def score_slice(decisions: list[str], in_scope_score: np.ndarray | None, gold: l
 
 def correct_per_row(decisions: list[str], gold: list[str]) -> list[bool]:
     return [d == g for d, g in zip(decisions, gold)]
+
+
+def score_bot_in_scope(bot, frame: pd.DataFrame, session_prefix: str = "intent"
+                       ) -> tuple[dict[str, float], dict[str, bool]]:
+    """The whole bot's routing path (guard, then the intent stage) on the slice's in-scope rows: the share
+    answered with the right intent, as a user gets it. A turn the guard refuses has no intent (a miss): this is
+    below the intent model's own accuracy by the real requests the guard refuses (`bot_real_in_scope_refused`
+    is their share). (figures, {text: whether the bot gave its intent}): the canary's golden set
+    replays some of these requests against the live bot and compares it with them."""
+    from tqdm.auto import tqdm
+
+    rows = frame[frame["intent"] != OUT_OF_SCOPE]
+    turns = [bot.route(f"{session_prefix}-{i}", text)
+             for i, text in enumerate(tqdm(rows["text"].tolist(), desc="real in-scope rows", unit="turn"))]
+    correct = [t.intent == gold for t, gold in zip(turns, rows["intent"])]
+    accuracy, lo, hi = _ratio(sum(correct), len(turns))
+    return {"bot_real_in_scope_accuracy": accuracy, "bot_real_in_scope_accuracy_ci95_low": lo,
+            "bot_real_in_scope_accuracy_ci95_high": hi,
+            "bot_real_in_scope_refused": sum(t.refused for t in turns) / len(turns) if turns else float("nan"),
+            "bot_real_in_scope_n": float(len(turns))}, dict(zip(rows["text"], correct))

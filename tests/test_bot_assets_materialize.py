@@ -97,7 +97,7 @@ def _run(resources, given, xstest, release_thresholds: dict):
                        raise_on_error=False)
 
 
-LOOSE = {"intent_real_in_scope_accuracy": -1.0, "intent_real_oos_recall": 0.0, "safety": 0.0, "over_refusal": 1.0,
+LOOSE = {"intent_real_in_scope_accuracy": -1.0, "bot_real_in_scope_accuracy": -1.0, "intent_real_oos_recall": 0.0, "safety": 0.0, "over_refusal": 1.0,
          "routing_p95_ms": 1e6}
 
 
@@ -113,6 +113,7 @@ def test_a_release_builds_the_bundle_judges_the_whole_bot_and_rolls_it_out(upstr
     safety = result.output_for_node("safety_eval")["metrics"]
     assert 0.0 <= safety["safety"] <= 1.0 and safety["routing_p95_ms"] > 0
     assert 0.0 <= safety["guard_xstest_auroc"] <= 1.0  # the guard classifier alone, beside the whole bot
+    assert safety["bot_real_in_scope_n"] > 0 and 0.0 <= safety["bot_real_in_scope_accuracy"] <= 1.0
     verdict = read_verdict(client, "convbot-bot", bundle["version"], "release_gate")
     assert verdict.passed and verdict.override_reason == "tiny models in a test"
     rollout = result.output_for_node("canary_rollout")
