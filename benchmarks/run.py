@@ -90,17 +90,19 @@ def bench_latency(model_dir: str | None = None) -> None:
         for u in utterances[:20]:
             stage.classify(u)
     times: dict[str, list[float]] = {runtime: [] for runtime in stages}
-    same = 0
+    same = {runtime: 0 for runtime in stages if runtime != "torch"}
     for i, u in enumerate(utterances):
         decided = {}
-        for runtime in (("onnx", "torch") if i % 2 == 0 else ("torch", "onnx")):
+        for runtime in RUNTIMES[i % len(RUNTIMES):] + RUNTIMES[:i % len(RUNTIMES)]:  # each runtime first in turn
             t = time.perf_counter()
             decided[runtime] = stages[runtime].classify(u).intent
             times[runtime].append((time.perf_counter() - t) * 1000)
-        same += decided["onnx"] == decided["torch"]
+        for runtime in same:
+            same[runtime] += decided[runtime] == decided["torch"]
     _record("latency", {"model_dir": model_dir, "utterances": len(utterances),
                         **{runtime: _percentiles(ms) for runtime, ms in times.items()},
-                        "same_decision": round(same / len(utterances), 4), "bar": "p95 <= 15 ms (onnx, as served)"})
+                        "same_decision_as_torch": {r: round(n / len(utterances), 4) for r, n in same.items()},
+                        "bar": "p95 <= 15 ms (onnx, as served)"})
 
 
 def bench_pipeline(state: str | None = None) -> None:
@@ -616,22 +618,26 @@ def _start_bot_process(bundle: Path, port: int, work: Path):
 
 def bench_routing() -> None:
     """The routing path in process (guard, intent, context, router, post-processing; no HTTP), with the bundle's
-    encoders in PyTorch and in ONNX Runtime side by side: every real-slice utterance goes through both bots in
-    turn (the order alternating), one torch thread each, as the server runs. Per-stage and whole-turn times,
-    and how often the two agree."""
+    encoders in each runtime side by side (PyTorch, ONNX Runtime, ONNX Runtime with int8 weights): every
+    real-slice utterance goes through every bot in turn (the order rotating), one torch thread each, as the
+    server runs. Per-stage and whole-turn times, how often each agrees with PyTorch, and each one's in-scope
+    intent accuracy."""
     import numpy as np
     import torch
     import yaml
     from tqdm.auto import tqdm
 
     from serving.bot.bot import Bot
+    from serving.encoder_runtime import RUNTIMES
+    from training.catalog import OUT_OF_SCOPE
 
     bundle = _latest_bundle()
-    texts = _bundle_real_slice(bundle)["text"].tolist()
+    real = _bundle_real_slice(bundle)
+    texts, intents = real["text"].tolist(), real["intent"].tolist()
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="bench-routing-"))
     bots = {}
-    for runtime in ("torch", "onnx"):
+    for runtime in RUNTIMES:
         folder = work / runtime  # the bundle as it is, but for the one setting
         folder.mkdir()
         for item in bundle.iterdir():
@@ -650,7 +656,7 @@ def bench_routing() -> None:
     turns = {r: [] for r in bots}
     stages = {r: {} for r in bots}
     for i, text in enumerate(tqdm(texts, desc="routing turns")):
-        order = list(bots) if i % 2 == 0 else list(bots)[::-1]
+        order = list(bots)[i % len(bots):] + list(bots)[:i % len(bots)]  # each runtime first in turn
         for runtime in order:
             bot = bots[runtime]
             start = time.perf_counter()
@@ -661,15 +667,24 @@ def bench_routing() -> None:
             for stage, ms in turn.timings_ms.items():
                 stages[runtime].setdefault(stage, []).append(ms)
     answered = {r: [ms for t, ms in turns[r] if t.route != "llm"] for r in bots}
-    same = [(a.route, a.intent, a.refused) == (b.route, b.intent, b.refused) for (a, _), (b, _) in zip(turns["torch"], turns["onnx"])]
-    confidence = [abs(a.confidence - b.confidence) for (a, _), (b, _) in zip(turns["torch"], turns["onnx"])]
+    onnx = [r for r in bots if r != "torch"]
+
+    def same(r: str) -> float:  # the same route, intent and refusal as in PyTorch
+        pairs = zip(turns["torch"], turns[r])
+        return round(float(np.mean([(a.route, a.intent, a.refused) == (b.route, b.intent, b.refused) for (a, _), (b, _) in pairs])), 4)
+
+    def correct(r: str) -> float:  # in-scope utterances routed to their intent (the guard in front)
+        return round(float(np.mean([t.intent == gold for (t, _), gold in zip(turns[r], intents) if gold != OUT_OF_SCOPE])), 4)
+
     figures = {"bundle": str(bundle), "utterances": len(texts), "torch_threads": 1,
                "routing_turn": {r: _percentiles(answered[r]) for r in bots},
                "stage_median_ms": {r: {s: round(float(np.median(v)), 2) for s, v in stages[r].items()} for r in bots},
-               "speedup_p50": round(_percentiles(answered["torch"])["p50_ms"] / _percentiles(answered["onnx"])["p50_ms"], 2),
-               "speedup_p95": round(_percentiles(answered["torch"])["p95_ms"] / _percentiles(answered["onnx"])["p95_ms"], 2),
-               "same_route_intent_refusal": round(sum(same) / len(same), 4),
-               "max_confidence_difference": float(max(confidence))}
+               "speedup_p50": {r: round(_percentiles(answered["torch"])["p50_ms"] / _percentiles(answered[r])["p50_ms"], 2) for r in onnx},
+               "speedup_p95": {r: round(_percentiles(answered["torch"])["p95_ms"] / _percentiles(answered[r])["p95_ms"], 2) for r in onnx},
+               "same_route_intent_refusal": {r: same(r) for r in onnx},
+               "in_scope_intent_accuracy": {r: correct(r) for r in bots},
+               "max_confidence_difference": {r: float(max(abs(a.confidence - b.confidence) for (a, _), (b, _)
+                                                          in zip(turns["torch"], turns[r]))) for r in onnx}}
     _record("routing", figures)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from serving.encoder_runtime import DEFAULT_RUNTIME, check_runtime, in_onnx_runtime
+from serving.encoder_runtime import DEFAULT_RUNTIME, in_runtime
 from training.catalog import OUT_OF_SCOPE
 from training.intent_predictor import IntentPredictor
 
@@ -22,12 +22,11 @@ class IntentStage:
     """Out of scope (the fallback) where the predictor's in-scope score is below its threshold."""
 
     def __init__(self, predictor: IntentPredictor, runtime: str = DEFAULT_RUNTIME):
-        """`runtime`: where the passes run, as the bot's `encoder_runtime` (onnx, or torch)."""
+        """`runtime`: where the passes run, as the bot's `encoder_runtime` (onnx, onnx-int8 or torch)."""
         import torch
 
         torch.set_num_threads(1)  # one request per worker: intra-op threads only add latency
-        if check_runtime(runtime) == "onnx":
-            in_onnx_runtime(predictor)
+        in_runtime(runtime, predictor)
         self.predictor = predictor.prepare()
 
     @classmethod

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from serving.encoder_runtime import ExportMismatch, onnx_classifier, onnx_sentence_encoder
+from serving.encoder_runtime import INT8_TOLERANCE, ExportMismatch, onnx_classifier, onnx_sentence_encoder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -44,6 +44,36 @@ def test_the_sentence_encoder_export_gives_encodes_normalised_embeddings(tiny_en
     got = run(TEXTS)
     np.testing.assert_allclose(got, expected, atol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_int8_runtime_quantizes_the_weights_and_stays_near_pytorch(tiny_bundle, tiny_encoder):
+    from training.dp_embedder import base_embedder
+    from training.intent_predictor import IntentPredictor
+
+    predictor = IntentPredictor.from_pretrained(tiny_bundle / "models" / "intent")
+    fp32 = onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length)
+    int8 = onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length, int8=True)
+    expected = _torch_logits(predictor, TEXTS)
+    distance = np.linalg.norm(int8(TEXTS) - expected, axis=1) / np.linalg.norm(expected, axis=1)
+    assert 1e-4 < distance.max() < INT8_TOLERANCE  # quantized (not the float graph), and near it
+    assert np.abs(int8(TEXTS) - fp32(TEXTS)).max() > 1e-4
+    encoder = base_embedder(tiny_encoder, max_length=16)
+    embed = onnx_sentence_encoder(encoder, int8=True)
+    cosine = (embed(TEXTS) * encoder.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)).sum(1)
+    assert 0.9 < cosine.min() and cosine.max() < 1 - 1e-6
+
+
+def test_the_bot_serves_int8_encoders_when_its_config_says_so(tiny_bundle, tmp_path):
+    bot = _bot_with(tiny_bundle, tmp_path, "onnx-int8")
+    eager = _bot_with(tiny_bundle, tmp_path, "torch")
+    assert bot.route("s-1", TEXTS[1]).intent == eager.route("s-2", TEXTS[1]).intent
+    for model in ("guard", "intent"):
+        served = getattr(bot, model) if model == "guard" else bot.routing.stages[2]
+        reference = getattr(eager, model) if model == "guard" else eager.routing.stages[2]
+        got, expected = (m.predictor.predict_logits(TEXTS) for m in (served, reference))
+        assert 1e-4 < np.abs(got - expected).max() and (np.linalg.norm(got - expected, axis=1)
+                                                         / np.linalg.norm(expected, axis=1)).max() < INT8_TOLERANCE
+    assert {p.device.type for p in bot.guard.predictor.model.parameters()} == {"meta"}  # released, as for onnx
 
 
 def test_an_export_that_does_not_reproduce_the_model_is_refused(tiny_bundle):
@@ -92,7 +122,7 @@ def test_the_bot_routes_alike_in_both_runtimes(tiny_bundle, tmp_path):
 def test_an_unknown_encoder_runtime_is_a_clear_error(tiny_bundle, tmp_path):
     from serving.bot.turn import BotError
 
-    with pytest.raises(BotError, match="encoder_runtime is 'tensorrt'; it must be onnx or torch"):
+    with pytest.raises(BotError, match="encoder_runtime is 'tensorrt'; it must be onnx, onnx-int8 or torch"):
         _bot_with(tiny_bundle, tmp_path, "tensorrt")
 
 
@@ -146,5 +176,5 @@ def test_the_latency_benchmarks_intent_stage_runs_where_the_bot_does(tiny_bundle
     for text in TEXTS:
         a, b = onnx.classify(text), eager.classify(text)
         assert a.intent == b.intent and a.confidence == pytest.approx(b.confidence, abs=1e-4)
-    with pytest.raises(ValueError, match="must be onnx or torch"):
+    with pytest.raises(ValueError, match="must be onnx, onnx-int8 or torch"):
         IntentStage.from_pretrained(tiny_bundle / "models" / "intent", runtime="openvino")

@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 import yaml
 
-from serving.encoder_runtime import DEFAULT_RUNTIME, check_runtime, in_onnx_runtime, sentence_encoder_in
+from serving.encoder_runtime import DEFAULT_RUNTIME, check_runtime, in_runtime, sentence_encoder_in
 from training.catalog import load_catalog
 from training.intent_predictor import IntentPredictor
 
@@ -88,8 +88,7 @@ class Bot:
         self.brand = BrandRules(folder / "brand.yaml")
         self.guard = GuardClassifier.from_pretrained(folder / "models" / "guard") if (folder / "models" / "guard").exists() else None
         for model in [predictor] + ([self.guard.predictor] if self.guard is not None else []):
-            if runtime == "onnx":
-                in_onnx_runtime(model)
+            in_runtime(runtime, model)
             model.prepare().share_passes(share)
         # a bundle is read-only: sessions live elsewhere (a temporary file when the caller gives no store)
         self.sessions = sessions or SqliteSessions(Path(tempfile.mkdtemp(prefix="convbot-sessions-")) / "sessions.db")
