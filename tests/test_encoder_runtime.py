@@ -57,6 +57,8 @@ def test_the_int8_runtime_quantizes_the_weights_and_stays_near_pytorch(tiny_bund
     distance = np.linalg.norm(int8(TEXTS) - expected, axis=1) / np.linalg.norm(expected, axis=1)
     assert 1e-4 < distance.max() < INT8_TOLERANCE  # quantized (not the float graph), and near it
     assert np.abs(int8(TEXTS) - fp32(TEXTS)).max() > 1e-4
+    # a text's numbers are its own, whatever shares the call (activation scales are per pass)
+    np.testing.assert_array_equal(int8(TEXTS), np.concatenate([int8([t]) for t in TEXTS]))
     encoder = base_embedder(tiny_encoder, max_length=16)
     embed = onnx_sentence_encoder(encoder, int8=True)
     cosine = (embed(TEXTS) * encoder.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)).sum(1)
