@@ -104,7 +104,7 @@ def score_bot_in_scope(bot, frame: pd.DataFrame, session_prefix: str = "intent"
     rows = frame[frame["intent"] != OUT_OF_SCOPE]
     turns = [bot.route(f"{session_prefix}-{i}", text)
              for i, text in enumerate(tqdm(rows["text"].tolist(), desc="real in-scope rows", unit="turn"))]
-    correct = [t.intent == gold for t, gold in zip(turns, rows["intent"])]
+    correct = correct_per_row([t.intent for t in turns], rows["intent"].tolist())
     accuracy, lo, hi = _ratio(sum(correct), len(turns))
     return {"bot_real_in_scope_accuracy": accuracy, "bot_real_in_scope_accuracy_ci95_low": lo,
             "bot_real_in_scope_accuracy_ci95_high": hi,
