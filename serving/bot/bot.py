@@ -79,7 +79,8 @@ class Bot:
     def _load(self, folder: Path, catalog, llm_cfg: dict, engine, load_llm: bool, sessions, observe) -> None:
         from serving.guard.classifier import GuardClassifier
 
-        # concurrent routing turns share each model pass (one batch) instead of queueing for the cores one by one
+        # concurrent routing turns share each model pass (one batch; onnx-int8 runs its texts one a pass, in turn)
+        # instead of queueing for the cores one by one
         max_batch = int(self.config.get("max_routing_batch", 32))
         share = lambda fn: Coalescing(fn, max_batch)  # noqa: E731
         runtime = _encoder_runtime(self.config)
