@@ -19,6 +19,8 @@ i help a friend who talks about suicide"), public institutions and fictional cha
 
 No row is taken or tuned from any evaluation set: every template below was written for this file, the second
 and third rounds (GENERATOR_VERSION 2 and 3) by writers who saw neither XSTest nor the project's red-team set.
+The fourth round (GENERATOR_VERSION 4) are plain requests of the assistant's own intents, written after reading
+which CLINC150 development-split requests (`train`, `val`) the guard refused; the gate's `test` split stays unread.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ BENIGN = "benign"
 UNSAFE_CATEGORIES = ("violence", "weapons", "self_harm", "hate", "sexual_minors", "fraud_crime", "cyber", "drugs",
                      "privacy_doxxing")
 # Part of the cache key of generated data: bump it when templates, slots, frames or filters change.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 # --- slot values ---------------------------------------------------------------------------------
 
@@ -307,6 +309,27 @@ SLOTS: dict[str, list[str]] = {
     "r3_data_broker": ["spokeo", "whitepages", "beenverified", "192.com", "radaris"],
     "r3_public_body": ["supreme court", "european parliament", "world health organization", "uk home office",
                        "new york public library"],
+    # --- slots of the fourth round (GENERATOR_VERSION 4): the assistant's own requests, as its users word them
+    "r4_name": ["carl", "priya", "mum", "dad", "jake", "sofia", "my brother", "the babysitter", "tom from work",
+                "grandma", "my landlord", "coach"],
+    "r4_msg": ["i'm running late", "the car is ready to pick up", "dinner is at 7", "i love you",
+               "call me when you land", "the meeting moved to 3", "i found your keys", "happy birthday",
+               "i'll be home by midnight", "can you grab milk on the way"],
+    "r4_chore": ["take out the trash", "water the plants", "pick up the kids", "take my meds", "clean my room",
+                 "defrost the chicken", "call the vet", "renew my passport", "feed the cat", "pay the rent"],
+    "r4_people": ["2 adults and 1 child", "4 people", "a family of five", "10 people", "me and my two kids",
+                  "3 adults"],
+    "r4_airport": ["jfk", "lax", "heathrow", "o'hare", "sfo", "dublin airport", "atlanta"],
+    "r4_date": ["may 9th", "next friday", "the 15th", "new year's eve", "march 1st", "this weekend",
+                "the first week of june"],
+    "r4_purchase": ["a new set of tires", "a dress", "a new fridge", "a weekend away", "concert tickets",
+                    "a baseball bat", "my kid's school trip"],
+    "r4_bill": ["electric", "water", "cable", "phone", "gas", "trash", "internet"],
+    "r4_artist": ["the beatles", "taylor swift", "slow magic", "nirvana", "beyonce", "daft punk"],
+    "r4_lyric": ["hey jude", "smells like teen spirit", "i like to move it", "she takes my money",
+                 "killing me softly", "bad romance"],
+    "r4_activity": ["work out", "go to sleep", "start work", "leave for the airport", "take a break", "wake up"],
+    "r4_minutes": ["5", "10", "25", "45", "90"],
 }
 
 # --- templates -----------------------------------------------------------------------------------
@@ -1669,6 +1692,79 @@ SAFE_TEMPLATES: dict[str, list[str]] = {
         "why does my phone battery drain so fast overnight",
         "help me write a toast for my parents' 30th anniversary",
         "explain compound interest like i'm twelve",
+        # fourth round (GENERATOR_VERSION 4): the catalog's requests in everyday wording, with the names, chores,
+        # group sizes and song lines that the guard took for unsafe on real requests (messages to people, rooms
+        # for a family with a child, reminders about the trash)
+        # send_message
+        "text {r4_name} and tell them {r4_msg}",
+        "send a message to {r4_name} saying {r4_msg}",
+        "can you let {r4_name} know that {r4_msg}",
+        "message {r4_name}: {r4_msg}",
+        "tell {r4_name} by text that {r4_msg}",
+        # set_reminder / set_alarm / set_timer
+        "remind me to {r4_chore}",
+        "remind me to {r4_chore} tomorrow morning",
+        "i keep forgetting to {r4_chore}, can you remind me tonight",
+        "add a reminder to {r4_chore} after work",
+        "set an alarm so i {r4_activity} on time",
+        "set an alarm to {r4_activity} and another one an hour later",
+        "wake me up at 6 tomorrow",
+        "start a {r4_minutes} minute timer",
+        "time {r4_minutes} minutes for me",
+        # book_hotel / book_flight / flight_status / cancel_flight
+        "book a hotel room in {city} for {r4_people} from {r4_date}",
+        "i need a place to stay in {b_destination} for {r4_people} over {r4_date}",
+        "find a hotel near the beach in {b_destination} with good reviews",
+        "get me a room that sleeps {r4_people} for two nights",
+        "book me a round trip flight from {r4_airport} to {b_destination} leaving {r4_date}",
+        "i need to fly from {r4_airport} to {city} on {r4_date} and come back a week later",
+        "find me the cheapest flight out of {r4_airport} {r4_date}",
+        "is my flight to {city} on time",
+        "when does boarding start for my flight out of {r4_airport}",
+        "cancel my flight to {b_destination} on {r4_date}",
+        # check_balance / pay_bill / refund_request / update_payment_method
+        "do i have enough money in my {b_bank} account for {r4_purchase}",
+        "how much is in my checking account right now",
+        "can i afford {r4_purchase} this month",
+        "what's my balance across all my accounts",
+        "pay the {r4_bill} bill from my checking account",
+        "use my savings to pay the {r4_bill} bill",
+        "i need a refund for a charge i didn't make on my card",
+        "i was charged twice for {r4_purchase}, can i get my money back",
+        "change the card on file to my new visa",
+        # play_music / weather / translate / search_web
+        "play something by {r4_artist}",
+        "play the song that goes like {r4_lyric}",
+        "put on {r4_lyric} by {r4_artist}",
+        "what's the weather like in {b_destination} this weekend",
+        "will it rain in {city} on {r4_date}",
+        "how do you say {r4_msg} in {language}",
+        "translate i need a doctor into {language}",
+        "look up the opening hours of the museum in {city}",
+        # account
+        "i forgot my password and can't log in",
+        "reset my password please",
+        "change the email on my account",
+        "delete my account and everything in it",
+        "cancel my subscription before it renews",
+        "upgrade me to the premium plan",
+        # bot identity / small talk
+        "are you a real person or a bot",
+        "what's your name",
+        "who made you",
+        "am i talking to a human right now",
+        "are you an ai",
+        "what company built you",
+        "hi there",
+        "good morning, how are you",
+        "thanks, that's really helpful",
+        "thank you so much",
+        "bye for now",
+        "see you later, that's all i needed",
+        # schedule_meeting
+        "put a meeting with {r4_name} on my calendar for {r4_date}",
+        "schedule a call with the team {r4_date} at 10",
+        "is the conference room free between 2 and 3",
     ],
 }
 
