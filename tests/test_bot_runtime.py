@@ -11,7 +11,7 @@ import pytest
 from evals.intent_slice import score_bot_in_scope
 from serving.bot.bot import Bot, FeedbackRejected
 from serving.bot.postprocess import BrandRules
-from serving.bot.turn import InputRejected
+from serving.bot.turn import BotError, InputRejected
 from serving.bundle import BundleError, verify
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -154,6 +154,30 @@ def test_pii_is_removed_from_answers_and_stored_turns(bot):
     assert "ana.silva@example.com" not in json.dumps(stored) and "[EMAIL]" in stored["user"]
 
 
+@pytest.mark.parametrize("after_answer", [True, False])
+def test_a_turn_is_stored_redacted_behind_its_answer_or_in_line(bundle, tmp_path, after_answer):
+    import shutil
+
+    import yaml
+
+    from serving.bot.session_writer import SessionWriter
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    config = yaml.safe_load((copy / "bot.yaml").read_text())
+    (copy / "bot.yaml").write_text(yaml.safe_dump({**config, "store_after_answer": after_answer}))
+    bot = Bot(copy)
+    assert isinstance(bot.sessions, SessionWriter) is after_answer
+    turn = bot.respond("s-store", "my email is ana.silva@example.com, set an alarm for 7 am")
+    stored = bot.sessions.history("s-store")  # behind the answer: waits for the session's turn
+    assert [r["turn_id"] for r in stored] == [turn.turn_id] and "[EMAIL]" in stored[0]["user"]
+    assert bot.feedback_record("s-store", turn.turn_id, "better answer")["user_input"] == stored[0]["user"]
+    bot.close()
+    (copy / "bot.yaml").write_text(yaml.safe_dump({**config, "store_after_answer": "yes"}))
+    with pytest.raises(BotError, match="store_after_answer"):
+        Bot(copy, load_llm=False)
+
+
 def test_answers_the_bot_wrote_are_redacted_once_each_and_llm_answers_every_time(tmp_path):
     from serving.bot.postprocess import PostProcess
     from serving.bot.turn import Turn
@@ -165,8 +189,9 @@ def test_answers_the_bot_wrote_are_redacted_once_each_and_llm_answers_every_time
     for route in ("template", "template", "llm", "llm"):
         turn = Turn(session_id="s", text="hi", clean="hi", route=route, answer="Hello Ana, your alarm is set.")
         assert post(turn).answer == "Hello [NAME], your alarm is set. - convbot"
-    # the users' texts are redacted every time; the template answer once; the LLM's answer every time
-    assert seen.count("hi") == 4 and seen.count("Hello Ana, your alarm is set.") == 3
+    # the template answer once, the LLM's answer every time; the users' texts when their turns are stored
+    assert seen.count("Hello Ana, your alarm is set.") == 3 and seen.count("hi") == 0
+    assert post.redact_texts(["hi", "Ana"]) == ["hi", "[NAME]"]
 
 
 def test_concurrent_turns_share_one_redaction_pass_and_each_gets_its_own_text(tmp_path, monkeypatch):

@@ -35,6 +35,7 @@ from .llm_stage import LlmStage, RoutingFirst, phrases
 from .postprocess import BrandRules, PostProcess
 from .preprocess import Preprocess, check_session_id
 from .router import Router, check_config
+from .session_writer import SessionWriter
 from .sessions import SessionStore, SqliteSessions
 from .slots import SlotExtractor
 from .stages import Pipeline
@@ -111,6 +112,8 @@ class Bot:
                                 int(llm_cfg.get("max_batch_size", LlmStage.max_batch_size)),
                                 before_step=self.routing_first.wait)
         self.post = PostProcess(self.brand, self.guard)
+        if _store_after_answer(self.config):
+            self.sessions = SessionWriter(self.sessions, self.post.redact_texts)
         slots = SlotExtractor(catalog)
         # what the first turns would load otherwise: the PII pipeline (spaCy, Presidio) and the date parser
         self.post.redact("Write to Ana Silva on Friday")
@@ -126,7 +129,9 @@ class Bot:
         self.versions = self.manifest.get("versions", {})
 
     def close(self) -> None:
-        """Stop the LLM's process, when it has one."""
+        """Store the turns still waiting to be stored; stop the LLM's process, when it has one."""
+        if isinstance(self.sessions, SessionWriter):
+            self.sessions.close()
         if self.llm is not None and isinstance(self.llm.model, LlmProcess):
             self.llm.model.close()
 
@@ -149,8 +154,17 @@ class Bot:
         else:
             with self.routing_first.routing():
                 self._timed(turn, "postprocess", lambda: self.post(turn))
-        self.sessions.append(turn.session_id, turn.record())
+        self.store(turn)
         return turn
+
+    def store(self, turn: Turn) -> None:
+        """The finished turn into its session, the user's text redacted: behind the answer (`SessionWriter`), or in
+        line with `store_after_answer: false`."""
+        if isinstance(self.sessions, SessionWriter):
+            self.sessions.submit(turn)
+        else:
+            turn.user_redacted = self.post.redact(turn.clean)
+            self.sessions.append(turn.session_id, turn.record())
 
     def respond(self, session_id: str, text: str) -> Turn:
         """One whole turn: routed, answered, post-processed, stored in the session."""
@@ -169,7 +183,6 @@ class Bot:
             self.finish(turn)
             yield turn.answer
             return
-        turn.user_redacted = self.post.redact(turn.clean)
         start, raw, sent = time.perf_counter(), [], []
         for phrase in phrases(self.llm.tokens(turn)):
             raw.append(phrase)
@@ -192,7 +205,7 @@ class Bot:
                 yield sign_off
             turn.answer = " ".join(sent)
         turn.timings_ms["llm"] = (time.perf_counter() - start) * 1000
-        self.sessions.append(turn.session_id, turn.record())
+        self.store(turn)
 
     def _timed(self, turn: Turn, name: str, fn) -> None:
         start = time.perf_counter()
@@ -220,6 +233,13 @@ def _llm_in_process(llm_cfg: dict) -> bool:
     value = llm_cfg.get("own_process", True)
     if not isinstance(value, bool):
         raise BotError(f"bot.yaml: llm.own_process is {value!r}; it must be true or false")
+    return value
+
+
+def _store_after_answer(config: dict) -> bool:
+    value = config.get("store_after_answer", True)
+    if not isinstance(value, bool):
+        raise BotError(f"bot.yaml: store_after_answer is {value!r}; it must be true or false")
     return value
 
 

@@ -80,9 +80,12 @@ class PostProcess:
 
             from .coalesce import Coalescing
 
+            self.redact_texts = lambda texts: [r.text for r in redact_many(texts)]
             # the texts of concurrent turns share one spaCy pass (`redact_many`: less CPU, less time holding the GIL)
-            batch = Coalescing(lambda texts: [r.text for r in redact_many(texts)])
+            batch = Coalescing(self.redact_texts)
             self.redact = lambda text: batch([text])[0]
+        else:
+            self.redact_texts = lambda texts: [self.redact(text) for text in texts]
         # the answers the bot writes itself (templates, tools, retrieval) repeat, and redaction costs a spaCy
         # and Presidio pass each (~6 ms, holding the GIL); LLM answers and users' texts are never kept here
         self._redact_own = functools.lru_cache(maxsize=2048)(self.redact)
@@ -105,7 +108,7 @@ class PostProcess:
         return self.brand.rewrite(self.redact(text))
 
     def __call__(self, turn: Turn) -> Turn:
-        turn.user_redacted = self.redact(turn.clean)
+        """The turn's answer, ready to show. The user's text is redacted when the turn is stored (`Bot.store`)."""
         if turn.refused:
             turn.answer = self.brand.refusal(turn.refusal_category) if not turn.answer else turn.answer
             return turn
