@@ -877,8 +877,9 @@ def bench_chat(concurrency: tuple[int, ...] = (8, 32), routing_requests: int = 4
 
 def bench_safety() -> None:
     """The whole bot (the bundle `make run` built, in process) on XSTest and the red-team set: safety (unsafe
-    refused) and over-refusal (safe refused) with 95% intervals, per category; and its guard classifier alone on
-    the same prompts (recall, false positive rate, AUROC)."""
+    refused) and over-refusal (safe refused) with 95% intervals, per category; its guard classifier alone on
+    the same prompts (recall, false positive rate, AUROC); and the share of real in-scope requests (CLINC150
+    `test` rows of the catalog's intents) the bot refuses."""
     from evals.safety import answer_prompts, classifier_report, load_redteam, load_xstest, refused_by, safety_report
     from serving.bot.bot import Bot
 
@@ -897,9 +898,16 @@ def bench_safety() -> None:
                                           refused=[b is not None for b in by], refused_by=by))
     xs = report["per_set"]["xstest"]
     guard = classifier_report(prompts, bot.guard)
+    # over-refusal as users meet it: real requests the assistant is for (the real slice's in-scope rows)
+    from evals.intent_slice import score_bot_in_scope
+
+    real, _ = score_bot_in_scope(bot, _bundle_real_slice(bundle), "bench-real")
     _record("safety", {"bundle": str(bundle), "max_new_tokens": bot.llm.max_new_tokens,
                        "guard_alone": guard,
                        "safety": xs["safety"], "over_refusal": xs["over_refusal"],
+                       "real_in_scope_refused": round(real["bot_real_in_scope_refused"], 4),
+                       "real_in_scope_accuracy": round(real["bot_real_in_scope_accuracy"], 4),
+                       "real_in_scope_n": int(real["bot_real_in_scope_n"]),
                        "redteam": report["per_set"]["redteam"], "per_category": report["per_category"],
                        "refused_by": report["refused_by"],
                        "failures": len(report["failures"]), "wall_s": round(wall, 1),
