@@ -74,12 +74,6 @@ class SessionWriter:
                 self._cond.wait()
             self._pending.pop(session_id, None)
 
-    def flush(self) -> None:
-        """Until every submitted turn is stored (or has failed)."""
-        with self._cond:
-            while self._queue or sum(self._pending.values()):
-                self._cond.wait()
-
     def close(self) -> None:
         """Store what is waiting, then stop the thread."""
         with self._cond:
