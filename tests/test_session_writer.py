@@ -17,7 +17,7 @@ def _turn(session: str, text: str) -> Turn:
 
 
 class Gate:
-    """A redactor that holds each pass until `release` (and records the passes it was given)."""
+    """A redactor that holds each pass until the test sets `open` (and records the passes it was given)."""
 
     def __init__(self):
         self.open, self.entered, self.passes = threading.Event(), threading.Event(), []
