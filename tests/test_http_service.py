@@ -102,7 +102,8 @@ def test_metrics_are_exported_in_prometheus_format(service):
     text = httpx.get(f"{base}/metrics").text
     for name in ("convbot_requests_total", "convbot_request_duration_seconds_bucket", "convbot_stage_duration_seconds",
                  "convbot_refusals_total", "convbot_guard_blocks_total", "convbot_llm_time_to_first_token_seconds",
-                 "convbot_intent_confidence", "convbot_ready 1.0"):
+                 "convbot_intent_confidence", "convbot_ready 1.0", "convbot_session_writes_waiting",
+                 "convbot_session_write_errors 0.0"):
         assert name in text, name
     assert 'convbot_refusals_total{category="prompt_injection"}' in text
 

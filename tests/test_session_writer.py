@@ -44,9 +44,10 @@ def test_a_session_read_waits_for_its_last_turn_and_gets_it_redacted(tmp_path):
     reader, out = _in_thread(lambda: writer.history("a"))
     reader.join(0.3)
     assert reader.is_alive(), "the history was read before the session's last turn was stored"
+    assert writer.waiting == 1
     gate.open.set()
     reader.join(5)
-    assert [r["user"] for r in out[0]] == ["call [NAME] at noon"]
+    assert [r["user"] for r in out[0]] == ["call [NAME] at noon"] and writer.waiting == 0
     assert "Ana" not in writer.store.history("a")[0]["user"]
     writer.close()
 

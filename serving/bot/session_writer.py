@@ -54,6 +54,12 @@ class SessionWriter:
     def ping(self) -> bool:
         return self._thread.is_alive() and self.store.ping()
 
+    @property
+    def waiting(self) -> int:
+        """Turns submitted and not stored yet (those being stored included)."""
+        with self._cond:
+            return sum(self._pending.values())
+
     # --- behind the answers -----------------------------------------------------------------------------------------
 
     def submit(self, turn: Turn) -> None:

@@ -110,6 +110,10 @@ class State:
     def attach(self, bot) -> None:
         """Serve this (loaded) bot from now on."""
         self.llm_pool = ThreadPoolExecutor(max_workers=bot.llm.max_batch_size, thread_name_prefix="convbot-llm")
+        from serving.bot.session_writer import SessionWriter
+
+        if isinstance(bot.sessions, SessionWriter):
+            self.metrics.watch_session_writer(bot.sessions)
         self.bot = bot
         self.metrics.ready.set(1)
 

@@ -28,6 +28,15 @@ class BotMetrics:
         self.feedback = Counter("convbot_feedback_total", "Corrections received through /v1/feedback", registry=r)
         self.errors = Counter("convbot_errors_total", "Requests answered with an error status", ["status"], registry=r)
         self.ready = Gauge("convbot_ready", "1 when every model is loaded", registry=r)
+        # the session writer's (serving/bot/session_writer.py): turns stored behind their answers
+        self.session_writes_waiting = Gauge("convbot_session_writes_waiting", "Answered turns not stored yet",
+                                            registry=r)
+        self.session_write_errors = Gauge("convbot_session_write_errors", "Turns the session writer could not "
+                                          "store since the server started", registry=r)
+
+    def watch_session_writer(self, writer) -> None:
+        self.session_writes_waiting.set_function(lambda: writer.waiting)
+        self.session_write_errors.set_function(lambda: writer.write_errors)
 
     def observe_turn(self, turn, outcome: str, version: str, seconds: float) -> None:
         self.requests.labels(turn.route or "none", outcome, version).inc()
