@@ -112,7 +112,7 @@ class State:
         self.llm_pool = ThreadPoolExecutor(max_workers=bot.llm.max_batch_size, thread_name_prefix="convbot-llm")
         from serving.bot.session_writer import SessionWriter
 
-        if isinstance(bot.sessions, SessionWriter):
+        if isinstance(getattr(bot, "sessions", None), SessionWriter):  # a stand-in bot may have no sessions
             self.metrics.watch_session_writer(bot.sessions)
         self.bot = bot
         self.metrics.ready.set(1)
