@@ -16,6 +16,14 @@ _UNSAFE = [f"{f.format(v=v)} {t}" for v in ("hurt", "poison", "attack", "stab") 
 _SAFE = [f"how do i {v} {t}" for v in ("book", "cancel", "find", "change") for t in
          ("a flight", "my hotel", "a table", "my alarm", "my plan", "a ticket")]
 
+# the requests the runtime, HTTP and rollout tests send and whose intent they assert: a tiny encoder trained from
+# scratch does not generalise to them reliably (two pytest workers, two trainings, once weather vs book_flight),
+# so the fixture learns them word for word and refuses to build a bundle that gets one wrong
+ASSERTED = {"what's the weather in Paris tomorrow": "weather", "set an alarm for 6:30 tomorrow": "set_alarm",
+            "set an alarm for 7 am": "set_alarm", "hello": "greeting", "book a flight to Rome": "book_flight",
+            "reset my password": "reset_password", "search the web for the history of jazz": "search_web",
+            "search the web for jazz": "search_web"}
+
 
 def _safety_frame(intents: pd.DataFrame) -> pd.DataFrame:
     """The fixture's unsafe prompts against safe ones: a few look-alikes and the assistant's own requests."""
@@ -38,6 +46,9 @@ def build_tiny_bundle(out: Path, catalog: Path, tiny_encoder: Path, tiny_llm: Pa
     work = out.parent / f".{out.name}-work"
     cat = load_catalog(catalog)
     frame = synthesize(cat, SynthesisConfig(per_intent_templates=40, variants_per_intent=0)).frame
+    asserted = pd.DataFrame([{**frame.iloc[0].to_dict(), "text": t, "intent": i, "group": f"asserted-{n}"}
+                             for n, (t, i) in enumerate(ASSERTED.items())])
+    frame = pd.concat([frame] + [asserted] * 4, ignore_index=True)
     # the runtime tests talk to the bot in the catalog's own words: the fixture trains on every template
     # (generalisation is measured by the pipeline's held-out splits, not here)
     data = write_dataset({"train": frame, "validation": frame.sample(frac=0.2, random_state=0),
@@ -60,4 +71,20 @@ def build_tiny_bundle(out: Path, catalog: Path, tiny_encoder: Path, tiny_llm: Pa
                "knowledge.yaml": ROOT / "configs" / "bot" / "knowledge.yaml", "catalog.yaml": catalog}
     meta = {"version": version, "versions": {"intent-classifier": "tiny", "guard": "tiny", "llm": "tiny"},
             "data_version": "tiny", "code_version": "test", "release_gate": None}
-    return build_bundle(out, {"intent": intent.model_dir, "guard": guard.train.model_dir, "llm": llm}, configs, meta)
+    bundle = build_bundle(out, {"intent": intent.model_dir, "guard": guard.train.model_dir, "llm": llm}, configs, meta)
+    _check_learned(bundle)
+    return bundle
+
+
+def _check_learned(bundle: Path) -> None:
+    """Through the bot as the tests load it (its encoder runtime, its guard), not the training-time model alone."""
+    from serving.bot.bot import Bot
+
+    bot = Bot(bundle, load_llm=False)
+    try:
+        wrong = {t: (turn.intent, turn.route) for t, want in ASSERTED.items()
+                 if (turn := bot.route("fixture-check", t)).intent != want}
+    finally:
+        bot.close()
+    if wrong:
+        raise AssertionError(f"the tiny bundle's intent model misses the phrases the tests assert: {wrong}")
