@@ -71,7 +71,18 @@ def one_torch_thread():
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, small_catalog, tiny_encoder, tiny_llm) -> Path:
-    """A serving bundle of tiny models, built as the pipeline builds one (shared: building takes a minute)."""
+    """A serving bundle of tiny models, built as the pipeline builds one. Building takes most of a minute, so
+    pytest-xdist's workers share one: the first builds it under a lock, the others wait and reuse it (the tiny
+    models come from a fixed seed, so every worker would build the same inputs). Tests copy it to change it."""
+    from filelock import FileLock
+
     from tests.tiny_bundle import build_tiny_bundle
 
-    return build_tiny_bundle(tmp_path_factory.mktemp("tiny-bundle") / "bot", small_catalog, tiny_encoder, tiny_llm)
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else \
+        tmp_path_factory.getbasetemp()
+    out, done = shared / "tiny-bundle" / "bot", shared / "tiny-bundle.done"
+    with FileLock(str(shared / "tiny-bundle.lock")):
+        if not done.exists():
+            build_tiny_bundle(out, small_catalog, tiny_encoder, tiny_llm)
+            done.touch()
+    return out
