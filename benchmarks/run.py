@@ -106,20 +106,28 @@ def bench_latency(model_dir: str | None = None) -> None:
 
 
 def bench_pipeline(state: str | None = None) -> None:
-    """`make run` from an empty state folder, then again with nothing changed: wall times, each step's time, every
-    gate's verdict and the headline metrics of the run (from its Dagster instance and MLflow)."""
+    """What a user's first `make run` costs: a fresh clone of this checkout's HEAD (its own environments and its own
+    empty `data/`, none of this checkout's), `make install`, then `make run` from an empty state folder, then
+    `make run` again with nothing changed. Wall times, each step's time, every gate's verdict and the headline
+    metrics of the run (from its Dagster instance and MLflow). Uncommitted changes are not measured."""
     from dagster import DagsterInstance, RunsFilter
 
-    state = Path(state) if state else Path(tempfile.mkdtemp(prefix="bench-state-"))
-    env = {**os.environ, "STATE": str(state)}
+    from pipelines.settings import reference_data_dir
+
+    clone = Path(tempfile.mkdtemp(prefix="bench-clone-")) / "convbot"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    state = Path(state) if state else clone / "state"
+    # the clone lives elsewhere: the reference data is this checkout's, found the one documented way
+    env = {**os.environ, "STATE": str(state), "CONVBOT_REFERENCE_DATA": str(reference_data_dir())}
     walls = []
-    for attempt in ("first", "rerun"):
+    for attempt, target in (("install", "install"), ("first", "run"), ("rerun", "run")):
         t = time.perf_counter()
-        proc = subprocess.run(["make", "run", f"STATE={state}"], cwd=ROOT, env=env, capture_output=True, text=True)
+        proc = subprocess.run(["make", target, f"STATE={state}"], cwd=clone, env=env, capture_output=True, text=True)
         walls.append(time.perf_counter() - t)
-        (state / f"make-run-{attempt}.log").write_text(proc.stdout[-200_000:] + proc.stderr[-200_000:])
+        state.mkdir(parents=True, exist_ok=True)
+        (state / f"make-{attempt}.log").write_text(proc.stdout[-200_000:] + proc.stderr[-200_000:])
         if proc.returncode != 0:
-            raise SystemExit(f"make run ({attempt}) failed: see {state}/make-run-{attempt}.log")
+            raise SystemExit(f"make {target} ({attempt}) failed: see {state}/make-{attempt}.log")
     os.environ["DAGSTER_HOME"] = str(state / "dagster")
     instance = DagsterInstance.get()
     first, rerun = reversed(instance.get_runs(filters=RunsFilter(job_name="convbot_pipeline"), limit=2))
@@ -140,12 +148,15 @@ def bench_pipeline(state: str | None = None) -> None:
                     if k.startswith(("eval_real_", "eval_accuracy", "eval_ece", "heldout_", "safety_eval.", "eval.ratio",
                                      "test_", "epsilon_spent", "eval.speculative", "eval.student_int8.peak")):
                         metrics[f"{experiment}/{run.info.run_name}/{k}"] = round(v, 4)
-    _record("pipeline", {"state": str(state), "first_run_s": round(walls[0], 1), "rerun_s": round(walls[1], 1),
+    _record("pipeline", {"clone": str(clone), "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone,
+                                                                          capture_output=True, text=True).stdout.strip(),
+                         "state": str(state), "install_s": round(walls[0], 1), "first_run_s": round(walls[1], 1),
+                         "first_run_with_install_s": round(walls[0] + walls[1], 1), "rerun_s": round(walls[2], 1),
                          "steps_s": dict(sorted(steps.items(), key=lambda kv: -kv[1])),
                          "gates": [{"check": n, "passed": p, "description": d} for n, p, d in report.gates],
                          "gate_failures_stopped": report.gate_failures, "step_failures": report.failures,
                          "rerun_status": rerun.status.value, "metrics": metrics,
-                         "bars": "first <= 1800 s with install (install is measured apart), rerun <= 120 s"})
+                         "bars": "install + first run <= 1800 s, rerun <= 120 s"})
 
 
 def bench_llm(student_layers: int = 15, n_train: int = 1440, n_heldout: int = 24, speed_prompts: int | None = None,
@@ -1139,7 +1150,7 @@ def main() -> None:
                "transfer": bench_transfer, "transfer_ablation": bench_transfer_ablation, "routing": bench_routing,
                "prefill": bench_prefill, "chat": bench_chat, "safety": bench_safety, "canary": bench_canary}
     parser.add_argument("which", nargs="*", help=f"any of {sorted(benches)}; default: all but dp_tune and transfer_ablation")
-    parser.add_argument("--state", help="pipeline: the (empty) state folder to run in; default: a new temporary one")
+    parser.add_argument("--state", help="pipeline: the (empty) state folder to run in; default: state/ in the fresh clone")
     parser.add_argument("--device", default="cpu", help="dp, dp_tune: where the fine-tunes train (cpu, cuda)")
     parser.add_argument("--budget-s", type=float, help="dp_tune: start no new run after this many seconds")
     args = parser.parse_args()
