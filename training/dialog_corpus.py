@@ -24,7 +24,9 @@ class DialogCorpusConfig:
     per_intent: int = 6
     heldout_fraction: float = 0.25
     max_new_tokens: int = 64
-    batch_size: int = 8
+    # greedy replies do not depend on the batch (left padding, masked); on 2 cores a batch of 48 wrote 48 replies
+    # 2.5x sooner than batches of 8, word for word the same (by hand, the packaged teacher)
+    batch_size: int = 48
     seed: int = 11
 
 
