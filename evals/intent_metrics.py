@@ -1,4 +1,5 @@
-"""Held-out intent metrics: accuracy with a Wilson 95% interval, macro-F1, per-intent P/R, ECE."""
+"""Held-out intent metrics: accuracy with a Wilson 95% interval, macro-F1, per-intent P/R, ECE with a bootstrap
+95% interval and the ECE a perfectly calibrated model would show on as many rows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from training.calibration import expected_calibration_error
+from training.calibration import ece_if_calibrated, ece_interval, expected_calibration_error
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -48,6 +49,8 @@ def intent_report(y_true: list[str], proba: np.ndarray, labels: list[str]) -> In
         "accuracy_ci95_high": hi,
         "macro_f1": float(f1_score(y, pred, labels=ids, average="macro", zero_division=0)),
         "ece": expected_calibration_error(proba, y),
+        **dict(zip(("ece_ci95_low", "ece_ci95_high"), ece_interval(proba, y))),
+        "ece_if_calibrated": ece_if_calibrated(proba),
         "n": float(len(y)),
     }
     per_intent = {

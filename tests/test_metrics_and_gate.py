@@ -116,6 +116,29 @@ def test_intent_report_hand_made_example():
     assert report.labels == LABELS
 
 
+def test_ece_comes_with_its_bootstrap_interval_and_the_floor_a_calibrated_model_would_show():
+    from training.calibration import ece_if_calibrated, ece_interval
+
+    rng = np.random.default_rng(3)
+    n, k = 2000, 3
+    proba = rng.dirichlet(np.ones(k) * 0.3, size=n)
+    calibrated = np.array([rng.choice(k, p=row) for row in proba])  # labels drawn from the model's own belief
+    overconfident = _proba([0] * n, k, conf=0.95)
+    wrong = rng.random(n) < 0.4  # 60% right at confidence 0.95
+    y_over = np.where(wrong, 1, 0)
+    low, high = ece_interval(overconfident, y_over)
+    assert low <= expected_calibration_error(overconfident, y_over) <= high
+    assert 0.3 < low and high < 0.4  # the true gap is 0.35
+    cal_ece = expected_calibration_error(proba, calibrated)
+    floor = ece_if_calibrated(proba)
+    assert floor < 0.05 and abs(cal_ece - floor) < 0.03  # what a calibrated model shows is about its floor
+    small = proba[:100]
+    assert ece_if_calibrated(small) > floor  # fewer rows, a higher floor
+    assert ece_if_calibrated(np.eye(k)[[0, 1, 2, 0]]) == 0.0  # certain and right by construction
+    m = intent_report([LABELS[i] for i in y_over], overconfident, LABELS).metrics
+    assert m["ece_ci95_low"] <= m["ece"] <= m["ece_ci95_high"] and m["ece_if_calibrated"] < 0.05
+
+
 def test_intent_report_label_without_examples():
     report = intent_report(["a", "b"], _proba([0, 1]), LABELS)
     assert report.metrics["accuracy"] == 1.0

@@ -87,8 +87,8 @@ def test_chain_registers_gates_and_promotes(env, small_catalog, tmp_path):
     assert {"plots/confusion_matrix.png", "plots/training_curves.png"} <= plots
     mats = {e.asset_key: e for e in first.get_asset_materialization_events()}
     eval_meta = mats[AssetKey("intent_eval")].materialization.metadata
-    assert {"accuracy", "accuracy_ci95_low", "macro_f1", "ece", "confusion_matrix", "mlflow_run",
-            "real_in_scope_accuracy", "real_oos_recall", "real_auroc_ci95_low", "real_confusion_matrix"} <= set(eval_meta)
+    assert {"accuracy", "accuracy_ci95_low", "macro_f1", "ece", "ece_ci95_high", "ece_if_calibrated", "confusion_matrix",
+            "mlflow_run", "real_in_scope_accuracy", "real_oos_recall", "real_auroc_ci95_low", "real_confusion_matrix"} <= set(eval_meta)
     # CLINC150 intents of the small catalog: weather, book_flight, greeting, alarm -> set_alarm; plus out-of-scope
     assert eval_meta["real_slice_coverage"].value.startswith("4 of 6 in-scope intents")
     assert eval_meta["real_n_oos"].value == 1000
