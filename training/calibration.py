@@ -30,6 +30,7 @@ def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, bins: int 
 def ece_interval(proba: np.ndarray, y_true: np.ndarray, resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
     """A percentile bootstrap 95% interval of `expected_calibration_error` over the rows."""
     rng = np.random.default_rng(seed)
+    proba, y_true = np.asarray(proba), np.asarray(y_true)
     n = len(y_true)
     draws = [expected_calibration_error(proba[i], y_true[i]) for i in rng.integers(0, n, (resamples, n))]
     low, high = np.percentile(draws, [2.5, 97.5])
