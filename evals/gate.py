@@ -173,7 +173,8 @@ def decide(spec: GateSpec, thresholds: Sequence[Threshold], metrics: dict[str, f
             continue
         ok = t.ok(float(metrics[t.metric]))
         passed &= ok
-        reasons.append(f"{t.metric} {float(metrics[t.metric]):.4f} {'meets' if ok else 'fails'} {t.op} {t.value:g}")
+        reasons.append(f"{t.metric} {float(metrics[t.metric]):.4f} {'meets' if ok else 'fails'} {t.op} {t.value:g}"
+                       + _interval(metrics, t.metric))
     if spec.regression is not None:
         if comparison is None:
             reasons.append("no champion to compare with")
@@ -185,6 +186,15 @@ def decide(spec: GateSpec, thresholds: Sequence[Threshold], metrics: dict[str, f
                 f"(95% CI [{comparison.low:+.4f}, {comparison.high:+.4f}], n={comparison.n}): "
                 + ("no significant drop" if ok else f"significant drop beyond tolerance {spec.regression.tolerance:g}"))
     return GateDecision(passed, reasons)
+
+
+def _interval(metrics: dict[str, float], metric: str) -> str:
+    """The measured 95% interval of a metric, where its evaluation reported one (`<metric>_ci95_low/_high`): a
+    reader can tell a near miss that noise could explain from a clear one."""
+    low, high = metrics.get(f"{metric}_ci95_low"), metrics.get(f"{metric}_ci95_high")
+    if low is None or high is None:
+        return ""
+    return f" (95% CI [{float(low):.4f}, {float(high):.4f}])"
 
 
 @dataclass(frozen=True)

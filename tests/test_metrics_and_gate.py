@@ -170,6 +170,13 @@ def test_gate_passes_above_threshold_without_champion():
     assert d.summary().startswith("PASSED: ")
 
 
+def test_a_gate_reason_carries_the_metrics_interval_where_one_was_measured():
+    d = decide(SPEC, SPEC.floors, {"accuracy": 0.915, "accuracy_ci95_low": 0.89, "accuracy_ci95_high": 0.935})
+    assert not d.passed and d.reasons[0] == "accuracy 0.9150 fails > 0.92 (95% CI [0.8900, 0.9350])"
+    half = decide(SPEC, SPEC.floors, {"accuracy": 0.95, "accuracy_ci95_low": 0.9})  # an interval needs both ends
+    assert half.reasons[0] == "accuracy 0.9500 meets > 0.92"
+
+
 def test_gate_fails_at_the_threshold_and_on_a_missing_metric():
     d = decide(SPEC, SPEC.floors, {"accuracy": 0.92})
     assert not d.passed and "0.9200 fails > 0.92" in d.reasons[0]
