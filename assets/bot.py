@@ -24,7 +24,7 @@ from pydantic import Field
 
 from evals.intent_slice import build_real_slice, score_bot_in_scope
 from evals.safety import (LlmJudge, answer_prompts, classifier_report, guard_split_rows, load_redteam, load_xstest,
-                          refused_by, safety_report)
+                          rate_metrics, refused_by, safety_report)
 from pipelines.resources import DvcResource, MlflowResource, ModelStoreResource
 from pipelines.settings import PROJECT_ROOT, project_path
 from serving.registry import PromotionRefused, verify_promotable
@@ -122,8 +122,8 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
             verdicts = guard.check(test["text"].tolist())
             unsafe = (test["intent"] != "safe").to_numpy()
             flagged = np.array([v.unsafe for v in verdicts])
-            metrics = {"test_unsafe_recall": float(flagged[unsafe].mean()),
-                       "test_false_positive_rate": float(flagged[~unsafe].mean()), "threshold": out.threshold,
+            metrics = {**rate_metrics("test_unsafe_recall", flagged[unsafe]),
+                       **rate_metrics("test_false_positive_rate", flagged[~unsafe]), "threshold": out.threshold,
                        "output_threshold": out.output_threshold,
                        "validation_recall": out.validation_recall,
                        "validation_false_positive_rate": out.validation_false_positive_rate,
@@ -141,9 +141,13 @@ def guard_model(context: AssetExecutionContext, config: GuardModelConfig, safety
                                               registered_model_name=config.registered_model_name)
             mlflow.note_version(info)
     run = mlflow.client().get_run(run_id)
-    metrics = {k: float(run.data.metrics[k]) for k in ("test_unsafe_recall", "test_false_positive_rate", "threshold")}
+    # the intervals are absent from runs made before they were logged
+    names = ["threshold"] + [f"{rate}{end}" for rate in ("test_unsafe_recall", "test_false_positive_rate")
+                             for end in ("", "_ci95_low", "_ci95_high")]
+    metrics = {k: float(run.data.metrics[k]) for k in names if k in run.data.metrics}
     artifacts = {a.path for a in mlflow.client().list_artifacts(run_id)}
-    per_category = (mlf.artifacts.load_dict(f"runs:/{run_id}/held_out_report.json")["per_category"]
+    # through the resource: a cached run (no `start_run` above) has not pointed MLflow's fluent API at the server
+    per_category = (mlflow.load_logged_dict(run_id, "held_out_report.json")["per_category"]
                     if "held_out_report.json" in artifacts else None)
     return MaterializeResult(
         value={"run_id": run_id, "model_dir": str(work / "model"), "model_name": config.registered_model_name,

@@ -110,6 +110,16 @@ class LlmJudge:
         return "refus" in r.json()["choices"][0]["message"]["content"].lower()
 
 
+def rate_metrics(name: str, flags) -> dict[str, float]:
+    """`name` (the share of true flags) with its Wilson 95% interval as `<name>_ci95_low/_high`: flat metrics for
+    MLflow and for a gate's reason."""
+    flags = [bool(f) for f in flags]
+    if not flags:
+        raise ValueError(f"{name}: no rows to take a rate over")
+    lo, hi = wilson_interval(sum(flags), len(flags))
+    return {name: sum(flags) / len(flags), f"{name}_ci95_low": lo, f"{name}_ci95_high": hi}
+
+
 def _ratio(hits: int, n: int) -> dict:
     if n == 0:
         return {"value": None, "n": 0}

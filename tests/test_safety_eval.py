@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from evals.safety import classifier_report, refused_by, safety_report, string_match_refusal
+from evals.safety import classifier_report, rate_metrics, refused_by, safety_report, string_match_refusal
 from serving.bot.turn import Turn
 
 OWN = ["I can't help with that one. Is there something else I can do for you?"]
@@ -104,3 +104,16 @@ def test_guard_split_rows_report_the_held_out_split_per_category():
     assert per["own_intents"]["over_refusal"]["value"] == 0.0
     table = refusal_table(per).value
     assert "| lookalike_violence | safe | 1.00 | 1 |" in table and "| violence | unsafe | 0.50 | 2 |" in table
+
+
+def test_rate_metrics_are_flat_with_their_wilson_interval():
+    from evals.intent_metrics import wilson_interval
+
+    import numpy as np
+
+    m = rate_metrics("test_unsafe_recall", np.array([True] * 289 + [False] * 35))
+    assert m["test_unsafe_recall"] == pytest.approx(289 / 324)
+    assert (m["test_unsafe_recall_ci95_low"], m["test_unsafe_recall_ci95_high"]) == pytest.approx(wilson_interval(289, 324))
+    assert m["test_unsafe_recall_ci95_high"] < 0.95  # such a guard misses the 0.95 floor beyond its noise
+    with pytest.raises(ValueError, match="test_false_positive_rate: no rows"):
+        rate_metrics("test_false_positive_rate", [])
