@@ -116,8 +116,8 @@ def rate_metrics(name: str, flags) -> dict[str, float]:
     flags = [bool(f) for f in flags]
     if not flags:
         raise ValueError(f"{name}: no rows to take a rate over")
-    lo, hi = wilson_interval(sum(flags), len(flags))
-    return {name: sum(flags) / len(flags), f"{name}_ci95_low": lo, f"{name}_ci95_high": hi}
+    rate = _ratio(sum(flags), len(flags))
+    return {name: rate["value"], f"{name}_ci95_low": rate["ci95"][0], f"{name}_ci95_high": rate["ci95"][1]}
 
 
 def _ratio(hits: int, n: int) -> dict:
