@@ -9,7 +9,8 @@ import pytest
 import torch
 import yaml
 
-from serving.encoder_runtime import INT8_TOLERANCE, ExportMismatch, onnx_classifier, onnx_sentence_encoder
+from serving.encoder_runtime import (INT8_TOLERANCE, PROBE, ExportMismatch, onnx_classifier, onnx_sentence_encoder,
+                                     relative_distance)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -54,8 +55,7 @@ def test_the_int8_runtime_quantizes_the_weights_and_stays_near_pytorch(tiny_bund
     fp32 = onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length)
     int8 = onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length, int8=True)
     expected = _torch_logits(predictor, TEXTS)
-    distance = np.linalg.norm(int8(TEXTS) - expected, axis=1) / np.linalg.norm(expected, axis=1)
-    assert 1e-4 < distance.max() < INT8_TOLERANCE  # quantized (not the float graph), and near it
+    assert 1e-4 < relative_distance(int8(TEXTS), expected).max() < INT8_TOLERANCE  # quantized (not the float graph), and near it
     assert np.abs(int8(TEXTS) - fp32(TEXTS)).max() > 1e-4
     # a text's numbers are its own, whatever shares the call (activation scales are per pass)
     np.testing.assert_array_equal(int8(TEXTS), np.concatenate([int8([t]) for t in TEXTS]))
@@ -73,9 +73,33 @@ def test_the_bot_serves_int8_encoders_when_its_config_says_so(tiny_bundle, tmp_p
         served = getattr(bot, model) if model == "guard" else bot.routing.stages[2]
         reference = getattr(eager, model) if model == "guard" else eager.routing.stages[2]
         got, expected = (m.predictor.predict_logits(TEXTS) for m in (served, reference))
-        assert 1e-4 < np.abs(got - expected).max() and (np.linalg.norm(got - expected, axis=1)
-                                                         / np.linalg.norm(expected, axis=1)).max() < INT8_TOLERANCE
+        assert 1e-4 < np.abs(got - expected).max() and relative_distance(got, expected).max() < INT8_TOLERANCE
     assert {p.device.type for p in bot.guard.predictor.model.parameters()} == {"meta"}  # released, as for onnx
+
+
+def test_an_undecided_text_does_not_fail_the_int8_check_and_a_wrong_output_still_does(tiny_bundle):
+    """A classifier that is undecided on a probe text gives logits near zero for it: int8's small error is then
+    large relative to that row alone, and the export was once refused for it (a tiny guard kept at an early
+    checkpoint). The check measures each row against the output's scale instead."""
+    import copy
+
+    from training.intent_predictor import IntentPredictor
+
+    predictor = IntentPredictor.from_pretrained(tiny_bundle / "models" / "guard")
+    model = copy.deepcopy(predictor.model)
+    enc = predictor.tokenizer(PROBE[:1], return_tensors="pt")
+    with torch.inference_mode():  # the bias that puts the first probe's logits exactly at zero
+        model.classifier.bias -= model(**enc).logits[0]
+        expected = torch.cat([model(**predictor.tokenizer([t], return_tensors="pt")).logits for t in PROBE]).numpy()
+    assert np.linalg.norm(expected[0]) < 1e-4 < np.linalg.norm(expected[1:], axis=1).min()
+    int8 = onnx_classifier(model, predictor.tokenizer, predictor.max_length, int8=True)  # not refused
+    got = int8(PROBE)
+    own_length = max(float(np.linalg.norm(expected[0])), 1e-6)  # the old measure: relative to the row alone
+    assert np.linalg.norm(got[0] - expected[0]) / own_length > 10 * INT8_TOLERANCE
+    assert relative_distance(got, expected).max() < INT8_TOLERANCE
+    # a graph that computes something else is still far off: another text's numbers, or the sign flipped
+    assert relative_distance(expected[::-1], expected).max() > 1
+    assert relative_distance(-expected, expected).max() > 1.5
 
 
 def test_an_export_that_does_not_reproduce_the_model_is_refused(tiny_bundle):
