@@ -36,6 +36,14 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
+def _cmdline(process: psutil.Process) -> str:
+    """A short-lived helper (the servers start and reap some) may be gone between listing and reading it."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return ""
+
+
 def test_make_ui_serves_both_and_one_ctrl_c_stops_everything(tmp_path):
     dagster_port, mlflow_port = _free_port(), _free_port()
     env = {**os.environ, "CONVBOT_STATE": str(tmp_path / "state"), "DAGSTER_HOME": str(tmp_path / "state" / "dagster"),
@@ -46,13 +54,13 @@ def test_make_ui_serves_both_and_one_ctrl_c_stops_everything(tmp_path):
         _wait_http(f"http://127.0.0.1:{mlflow_port}/health", proc)
         _wait_http(f"http://127.0.0.1:{dagster_port}/server_info", proc)
         started = psutil.Process(proc.pid).children(recursive=True)
-        names = " ".join(" ".join(p.cmdline()) for p in started)
+        names = " ".join(_cmdline(p) for p in started)
         assert "dagster" in names and "mlflow" in names and len(started) >= 3, names
         proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends to `make ui`
         assert proc.wait(timeout=60) == 0
         time.sleep(1)
         alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-        assert not alive, [" ".join(p.cmdline()) for p in alive]
+        assert not alive, [_cmdline(p) for p in alive]
     finally:
         if proc.poll() is None:
             proc.kill()
