@@ -479,7 +479,7 @@ def _train_and_score_real_slice(frame, catalog, work: Path, label: str,
     from training.catalog import OUT_OF_SCOPE
     from training.intent_dataset import SplitConfig, split_frame, write_dataset
     from training.intent_predictor import IntentPredictor
-    from training.intent_trainer import IntentTrainConfig, NoveltyEncoder, fit_novelty_score, train_intent_model
+    from training.intent_trainer import IntentTrainConfig, NoveltyEncoder, train_intent_model
     from training.real_data import load_intent_map
 
     data = write_dataset(split_frame(frame, SplitConfig()), catalog.labels, work / label / "data", {})
@@ -499,13 +499,6 @@ def _train_and_score_real_slice(frame, catalog, work: Path, label: str,
     by_confidence, _ = decide(assessed.proba, predictor.labels, predictor.threshold, OUT_OF_SCOPE)
     confidence_only = score_slice(by_confidence, best_in_scope, gold)
     argmax = score_slice([predictor.labels[i] for i in assessed.proba.argmax(axis=1)], best_in_scope, gold)
-    # the same model with the out-of-scope score as it was fitted before its weights and threshold target were
-    # chosen (similarity weight 1, the classifier alone picks, the threshold balancing accuracy on calibration)
-    before = IntentPredictor.from_pretrained(out.model_dir)
-    before.novelty = fit_novelty_score(before, data, NoveltyEncoder(encoder.spec, encoder.checksum, similarity_weight=1.0,
-                                                                    class_weight=0.0, off_topic_recall=None))
-    assessed_before = before.assess(real.frame["text"].tolist())
-    previous_score = score_slice(assessed_before.decisions, assessed_before.in_scope_score, gold)
     from training.intent_dataset import load_split
 
     test = load_split(data, "test")
@@ -516,7 +509,6 @@ def _train_and_score_real_slice(frame, catalog, work: Path, label: str,
             "calibration": rounded({k: v for k, v in predictor.calibration.items() if k != "novelty"}),
             "novelty_threshold": round(predictor.novelty.threshold, 4), "real_slice": rounded(real_metrics),
             "real_slice_confidence_only": rounded(confidence_only),
-            "real_slice_previous_score": rounded(previous_score),
             "real_slice_argmax": {k: round(float(argmax[k]), 4) for k in ("in_scope_accuracy", "oos_recall")},
             "synthetic_test_accuracy": round(synthetic.metrics["accuracy"], 4), "synthetic_test_ece": round(synthetic.metrics["ece"], 4)}
 

@@ -113,7 +113,7 @@ def _calibrate(model, tokenizer, data_dir, labels: list[str]) -> Calibration:
     return calibrate(logits, val["intent"].tolist(), labels, OUT_OF_SCOPE)
 
 
-def fit_novelty_score(predictor: IntentPredictor, data_dir, encoder: NoveltyEncoder) -> NoveltyScore:
+def _fit_novelty(predictor: IntentPredictor, data_dir, encoder: NoveltyEncoder) -> NoveltyScore:
     """The out-of-scope score (training.novelty): centroids from the in-scope training rows; statistics and
     threshold from the validation rows plus generated off-topic requests that are not training rows."""
     train, val = load_split(data_dir, "train"), load_split(data_dir, "validation")
@@ -196,7 +196,7 @@ def train_intent_model(
     train_info["calibration"] = dict(calibration)
     setattr(trainer.model.config, CALIBRATION_KEY, calibration)
     if novelty is not None:
-        score = fit_novelty_score(IntentPredictor(trainer.model, tokenizer), data_dir, novelty)
+        score = _fit_novelty(IntentPredictor(trainer.model, tokenizer), data_dir, novelty)
         setattr(trainer.model.config, CALIBRATION_KEY, {**calibration, NOVELTY_KEY: score.to_dict()})
         train_info["calibration"]["novelty_threshold"] = score.threshold
     model_dir = work_dir / "model"
