@@ -235,18 +235,6 @@ class IntentModelConfig(Config):
         default=_NOVELTY.off_topic_requests,
         description="generated off-topic requests that join the validation rows to fit the out-of-scope score "
                     "(base-encoder similarity to the intents plus calibrated confidence); 0: confidence alone")
-    novelty_similarity_weight: float = Field(
-        default=_NOVELTY.similarity_weight,
-        description="weight of the base encoder's similarity to the nearest intent in the out-of-scope score, "
-                    "against the calibrated confidence (1: as much)")
-    novelty_class_weight: float = Field(
-        default=_NOVELTY.class_weight,
-        description="weight of the similarity to each intent's centroid when picking the intent, added to the "
-                    "log of the classifier's calibrated probability; 0: the classifier alone picks")
-    novelty_off_topic_recall: float | None = Field(
-        default=_NOVELTY.off_topic_recall, gt=0.0, le=1.0,
-        description="the out-of-scope threshold catches this share of the calibration's off-topic requests; "
-                    "null: the threshold that balances in-scope accuracy and out-of-scope recall on them")
 
 
 def pip_requirements() -> list[str]:
@@ -265,10 +253,7 @@ def intent_model(
 
     recipe = project_path(config.recipe)
     train_cfg = IntentTrainConfig(str(recipe), dict(config.overrides), config.max_length, config.early_stopping_patience)
-    novelty = (NoveltyEncoder(base_encoder["spec"], base_encoder["checksum"], config.novelty_off_topic_requests,
-                              similarity_weight=config.novelty_similarity_weight,
-                              class_weight=config.novelty_class_weight,
-                              off_topic_recall=config.novelty_off_topic_recall)
+    novelty = (NoveltyEncoder(base_encoder["spec"], base_encoder["checksum"], config.novelty_off_topic_requests)
                if config.novelty_off_topic_requests > 0 else None)
     key = stable_hash([intent_dataset["content_sha256"], base_encoder["checksum"], recipe.read_text(),
                        train_cfg.__dict__ | {"recipe": None}, config.registered_model_name,

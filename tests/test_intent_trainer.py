@@ -122,22 +122,11 @@ def test_the_novelty_score_is_fitted_travels_in_the_config_and_decides(tmp_path,
     novelty = predictor.novelty
     assert novelty.intents == sorted(set(out.labels) - {"out_of_scope"}) and len(novelty.centroids) == len(novelty.intents)
     assert novelty.n_calibration > 40  # validation rows and generated off-topic requests
-    assert (novelty.similarity_weight, novelty.class_weight) == (3.0, 80.0)  # NoveltyEncoder's defaults
-    # the threshold catches 95% of the off-topic calibration rows (generated requests that are not training
-    # rows, and out-of-scope validation rows)
-    from training.intent_dataset import load_split
-    from training.out_of_scope import out_of_scope_rows
-
-    seen, val = set(load_split(data, "train")["text"]), load_split(data, "validation")
-    off_topic = [t for t, *_ in out_of_scope_rows(40, seed=7) if t not in seen]
-    off_topic += val[val["intent"] == "out_of_scope"]["text"].tolist()
-    caught = predictor.assess(off_topic).in_scope_score < novelty.threshold
-    assert len(off_topic) >= 30 and 0.95 <= caught.mean() < 1.0
     texts = ["what's the weather in Paris", "hello", "set an alarm for 7", "how do i bake bread", "who won the cup"]
     assessed = predictor.assess(texts)
-    picked, _ = novelty.assess(assessed.proba, predictor.labels, predictor.embed(texts), "out_of_scope")
-    for d, s, p in zip(assessed.decisions, assessed.in_scope_score, picked):
-        assert d == ("out_of_scope" if s < novelty.threshold else predictor.labels[p])
+    predicted = [predictor.labels[i] for i in assessed.proba.argmax(axis=1)]
+    for d, s, p in zip(assessed.decisions, assessed.in_scope_score, predicted):
+        assert d == ("out_of_scope" if s < novelty.threshold else p)
     assert predictor.decide(texts)[0] == assessed.decisions
     # the score is only valid with the encoder it was fitted with
     other = IntentPredictor.from_pretrained(out.model_dir)

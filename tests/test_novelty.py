@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.calibration import best_threshold, choose_threshold, recall_threshold
+from training.calibration import best_threshold, choose_threshold
 from training.novelty import NoveltyScore, centroids, fit_novelty
 
 
@@ -41,27 +41,19 @@ def test_choose_threshold_is_best_threshold_on_the_confidence():
     assert choose_threshold(proba[:2], gold[:2], labels, "out_of_scope") == 0.0
 
 
-LABELS = ["a", "b", "out_of_scope"]
-
-
-def _proba(picks: list[str], confidence: np.ndarray) -> np.ndarray:
-    """Calibrated probabilities whose most likely label is `picks[i]`, at `confidence[i]`."""
-    proba = np.tile((1 - confidence)[:, None] / 2, (1, 3))
-    proba[np.arange(len(picks)), [LABELS.index(p) for p in picks]] = confidence
-    return proba
-
-
-def _fitted(rng, **weights):
+def _fitted(rng):
     # two intents along two axes; off-topic requests along a third one
     train = _unit(np.vstack([[1, 0, 0]] * 20 + [[0, 1, 0]] * 20) + rng.normal(0, 0.1, (40, 3)))
     labels = ["a"] * 20 + ["b"] * 20
     inside = _unit(np.vstack([[1, 0, 0]] * 10 + [[0, 1, 0]] * 10) + rng.normal(0, 0.1, (20, 3)))
     outside = _unit(np.vstack([[0, 0, 1]] * 20) + rng.normal(0, 0.15, (20, 3)))
     # the classifier is as confident on both: only the embeddings tell them apart
-    gold = ["a"] * 10 + ["b"] * 10 + ["out_of_scope"] * 20
-    proba = _proba(["a"] * 10 + ["b"] * 10 + ["a", "b"] * 10, rng.uniform(0.6, 0.95, 40))
-    return fit_novelty("enc", "sha", train, labels, proba, np.vstack([inside, outside]), gold, LABELS,
-                       "out_of_scope", lambda s, i, c: best_threshold(s, i, c, np.unique(s)), **weights), inside, outside
+    confidence = rng.uniform(0.6, 0.95, 40)
+    return fit_novelty("enc", "sha", train, labels, confidence, np.vstack([inside, outside]),
+                       np.array([True] * 20 + [False] * 20), np.array([True] * 20 + [False] * 20),
+                       lambda s, i, c: best_threshold(s, i, c, np.unique(s))), inside, outside
+
+
 def test_the_score_catches_requests_far_from_every_intent_that_confidence_does_not():
     rng = np.random.default_rng(0)
     score, inside, outside = _fitted(rng)
@@ -73,72 +65,11 @@ def test_the_score_catches_requests_far_from_every_intent_that_confidence_does_n
     assert (score.in_scope_score(np.full(20, 0.0), inside) < score.in_scope_score(conf, inside)).all()
 
 
-def test_the_score_round_trips_through_a_dict_and_one_fitted_before_the_weights_reads_as_before():
-    score, inside, _ = _fitted(np.random.default_rng(1), similarity_weight=3.0, class_weight=80.0)
+def test_the_score_round_trips_through_a_dict():
+    score, inside, _ = _fitted(np.random.default_rng(1))
     again = NoveltyScore.from_dict(score.to_dict())
-    assert again == score and (again.similarity_weight, again.class_weight) == (3.0, 80.0)
+    assert again == score
     assert np.allclose(again.in_scope_score(np.full(20, 0.7), inside), score.in_scope_score(np.full(20, 0.7), inside))
-    old = {k: v for k, v in score.to_dict().items() if k not in ("similarity_weight", "class_weight")}
-    assert (NoveltyScore.from_dict(old).similarity_weight, NoveltyScore.from_dict(old).class_weight) == (1.0, 0.0)
-
-
-def test_the_similarity_weight_scales_the_similarity_against_the_confidence():
-    score, inside, outside = _fitted(np.random.default_rng(2))
-    heavy = NoveltyScore.from_dict({**score.to_dict(), "similarity_weight": 3.0})
-    conf = np.full(20, score.mean[0])  # the confidence at its mean: only the similarity is left
-    assert np.allclose(heavy.in_scope_score(conf, outside), 3 * score.in_scope_score(conf, outside))
-
-
-def test_the_centroids_correct_the_classifiers_pick_only_when_their_weight_says_so():
-    score, inside, outside = _fitted(np.random.default_rng(3))
-    # the classifier leans to the wrong intent on every in-scope row (0.5 against 0.4); the embeddings are clear
-    wrong = ["b"] * 10 + ["a"] * 10
-    proba = _proba(wrong, np.full(20, 0.5))
-    proba[np.arange(20), [LABELS.index("a")] * 10 + [LABELS.index("b")] * 10] = 0.4
-    proba /= proba.sum(1, keepdims=True)
-    embeddings = inside
-    best, plain = score.assess(proba, LABELS, embeddings, "out_of_scope")
-    assert [LABELS[b] for b in best] == wrong  # class_weight 0: the classifier alone, as before
-    fused = NoveltyScore.from_dict({**score.to_dict(), "class_weight": 80.0})
-    best, scores = fused.assess(proba, LABELS, embeddings, "out_of_scope")
-    assert [LABELS[b] for b in best] == ["a"] * 10 + ["b"] * 10
-    assert np.allclose(scores, plain)  # the in-scope score does not depend on the pick
-    # a row the classifier puts in its out-of-scope class stays there, however near an intent it is
-    out = _proba(["out_of_scope"] * 20, np.full(20, 0.6))
-    assert [LABELS[b] for b in fused.assess(out, LABELS, embeddings, "out_of_scope")[0]] == ["out_of_scope"] * 20
-
-
-def test_the_fitted_threshold_judges_the_pick_the_score_makes():
-    """The threshold's `correct` rows are those whose fused pick is right: with the centroids' weight, the
-    calibration rows the classifier alone gets wrong count as right."""
-    seen = []
-
-    def choose(score, inside, correct):
-        seen.append(correct.copy())
-        return 0.0
-
-    rng = np.random.default_rng(4)
-    train = _unit(np.vstack([[1, 0, 0]] * 20 + [[0, 1, 0]] * 20) + rng.normal(0, 0.1, (40, 3)))
-    inside = _unit(np.vstack([[1, 0, 0]] * 10 + [[0, 1, 0]] * 10) + rng.normal(0, 0.1, (20, 3)))
-    proba = _proba(["b"] * 10 + ["a"] * 10, np.full(20, 0.45))  # wrong, and not by much
-    gold = ["a"] * 10 + ["b"] * 10
-    for weight in (0.0, 80.0):
-        fit_novelty("enc", "sha", train, ["a"] * 20 + ["b"] * 20, proba, inside, gold, LABELS, "out_of_scope", choose,
-                    class_weight=weight)
-    assert not seen[0].any() and seen[1].all()
-
-
-def test_recall_threshold_catches_the_share_asked_for_and_no_more_than_it_must():
-    scores = np.array([0.1, 0.5, 0.2, 0.9, 0.3, 0.4, 0.8, 0.7, 0.6, 1.0])
-    for recall in (0.1, 0.5, 0.95, 1.0):
-        t = recall_threshold(scores, recall)
-        assert (scores < t).mean() >= recall
-        assert (scores < np.nextafter(t, -np.inf)).mean() < recall  # the lowest such threshold
-    assert (scores < recall_threshold(scores, 0.95)).all()  # 9.5 of 10 rows: all ten
-    with pytest.raises(ValueError, match="needs out-of-scope rows"):
-        recall_threshold(np.array([]), 0.9)
-    with pytest.raises(ValueError, match="recall must be in"):
-        recall_threshold(scores, 0.0)
 
 
 def test_the_base_encoder_embeds_with_mean_pooling_and_only_with_its_own_weights(tiny_encoder):

@@ -45,12 +45,7 @@ def _run_config(catalog: Path, overrides: dict, real_data=(), any_drop: bool = F
                                                     paraphrase_sources_per_intent=2, paraphrases_per_source=2,
                                                     batch_size=8),
         "intent_dataset": IntentDatasetConfig(real_data=list(real_data)),
-        # the tiny encoder's weights are random: its centroids say little about an intent, and it cannot tell
-        # generated off-topic requests from the catalog's, so a threshold that catches 95% of them leaves few
-        # in-scope rows. The out-of-scope score's settings from before they were chosen on MiniLM (tests/
-        # test_novelty.py and test_intent_trainer.py test the defaults)
-        "intent_model": IntentModelConfig(overrides=overrides, early_stopping_patience=6, novelty_class_weight=0.0,
-                                          novelty_similarity_weight=1.0, novelty_off_topic_recall=None),
+        "intent_model": IntentModelConfig(overrides=overrides, early_stopping_patience=6),
     })
 
 

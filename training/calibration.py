@@ -96,18 +96,6 @@ def best_threshold(score: np.ndarray, in_scope: np.ndarray, correct: np.ndarray,
     return best_t
 
 
-def recall_threshold(out_of_scope_scores: np.ndarray, recall: float) -> float:
-    """The lowest threshold on an in-scope score (below it: out of scope) that catches at least `recall` of these
-    out-of-scope rows."""
-    scores = np.sort(np.asarray(out_of_scope_scores, dtype=np.float64))
-    if not len(scores):
-        raise ValueError("recall_threshold needs out-of-scope rows")
-    if not 0.0 < recall <= 1.0:
-        raise ValueError(f"recall must be in (0, 1], got {recall}")
-    k = int(np.ceil(recall * len(scores) - 1e-9))
-    return float(np.nextafter(scores[k - 1], np.inf))
-
-
 def choose_threshold(proba: np.ndarray, gold: list[str], labels: list[str], out_of_scope: str,
                      candidates: np.ndarray | None = None) -> float:
     """The confidence threshold (`best_threshold` on the most likely intent's probability) on validation rows.

@@ -118,8 +118,7 @@ class IntentPredictor:
         return self._embed(texts)
 
     def assess(self, texts: list[str], proba: np.ndarray | None = None) -> "Assessment":
-        """The bot's decision rule, with the scores behind it: the most likely intent (with a novelty score, by
-        the classifier and the base encoder's centroids together: `NoveltyScore.assess`), out-of-scope when the
+        """The bot's decision rule, with the scores behind it: the most likely intent, out-of-scope when the
         in-scope score is below its threshold (the novelty score when the model has one, else the calibrated
         confidence)."""
         proba = self.predict_proba(texts) if proba is None else proba
@@ -128,9 +127,8 @@ class IntentPredictor:
         if self.novelty is None:
             decisions, confidence = decide(proba, self.labels, self.threshold, OUT_OF_SCOPE)
             return Assessment(proba, decisions, confidence, best_in_scope)
-        if not len(texts):
-            return Assessment(proba, [], np.zeros(0), np.zeros(0))
-        best, score = self.novelty.assess(proba, self.labels, self.embed(texts), OUT_OF_SCOPE)
+        score = self.novelty.in_scope_score(best_in_scope, self.embed(texts)) if len(texts) else np.zeros(0)
+        best = proba.argmax(axis=1)
         decisions = [OUT_OF_SCOPE if s < self.novelty.threshold else self.labels[b] for b, s in zip(best, score)]
         return Assessment(proba, decisions, proba[np.arange(len(proba)), best], score)
 

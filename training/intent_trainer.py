@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from .calibration import Calibration, best_threshold, calibrate, recall_threshold
+from .calibration import Calibration, best_threshold, calibrate
 from .catalog import OUT_OF_SCOPE
 from .checkpoints import manifest_callback, resume_point
 from .fileio import atomic_dir
@@ -40,26 +40,13 @@ class IntentTrainConfig:
 
 @dataclass(frozen=True)
 class NoveltyEncoder:
-    """The base encoder the out-of-scope score embeds with (its spec and weights), how many generated
-    off-topic requests join the validation rows to fit it, and the weights of its centroids' similarity
-    (`training.novelty`). The weights were chosen on CLINC150's development rows (train and val, never the
-    gate's test rows) by in-scope accuracy at 90% out-of-scope recall, for three intent models trained on the
-    default synthetic catalog (two seeds, and label smoothing 0.1): all three gain from them, and the choice is
-    flat around them (w 2-4, lam 40-80). The threshold's target, the same way: real off-topic requests are
-    harder to catch than generated ones, and a 95% target on the generated ones caught at least 90% of the
-    development slice's for all three models (a 90% target did not; balancing accuracy on the calibration rows
-    caught nearly all of them, for several points of in-scope accuracy). `python -m benchmarks.run transfer` measures
-    the result on the gate's test rows."""
+    """The base encoder the out-of-scope score embeds with (its spec and weights), and how many generated
+    off-topic requests join the validation rows to fit it."""
 
     spec: str
     sha256: str
     off_topic_requests: int = 300
     seed: int = 7
-    similarity_weight: float = 3.0
-    class_weight: float = 80.0
-    # the threshold catches this share of the calibration's off-topic requests; None: the threshold that
-    # maximises balanced accuracy on the calibration rows (`best_threshold`)
-    off_topic_recall: float | None = 0.95
 
 
 @dataclass
@@ -122,17 +109,16 @@ def _fit_novelty(predictor: IntentPredictor, data_dir, encoder: NoveltyEncoder) 
     off_topic = [t for t, *_ in out_of_scope_rows(encoder.off_topic_requests, seed=encoder.seed) if t not in seen]
     texts = val["text"].tolist() + off_topic
     gold = np.asarray(val["intent"].tolist() + [OUT_OF_SCOPE] * len(off_topic))
+    proba = predictor.predict_proba(texts)
+    in_cols = [i for i, label in enumerate(predictor.labels) if label != OUT_OF_SCOPE]
+    predicted = np.asarray(predictor.labels)[proba.argmax(axis=1)]
     embed = base_encoder_embed(encoder.spec, encoder.sha256, predictor.max_length)
 
-    def choose(score, inside, correct):
-        if encoder.off_topic_recall is not None:
-            return recall_threshold(score[~inside], encoder.off_topic_recall)
-        # candidates: the score's quantiles in steps of 0.25%
+    def choose(score, inside, correct):  # candidates: the score's quantiles in steps of 0.25%
         return best_threshold(score, inside, correct, np.unique(np.quantile(score, np.linspace(0, 1, 401))))
 
     return fit_novelty(encoder.spec, encoder.sha256, embed(in_scope["text"].tolist()), in_scope["intent"].tolist(),
-                       predictor.predict_proba(texts), embed(texts), gold.tolist(), predictor.labels, OUT_OF_SCOPE,
-                       choose, encoder.similarity_weight, encoder.class_weight)
+                       proba[:, in_cols].max(axis=1), embed(texts), gold != OUT_OF_SCOPE, predicted == gold, choose)
 
 
 def train_intent_model(
