@@ -125,11 +125,11 @@ def _compiled(wrapper, encode: Callable[[Sequence[str]], dict], what: str, threa
     got = run(PROBE)
     error = float(max(np.abs(got - expected).max(), np.abs(got - batched).max()))
     tolerance = TOLERANCE
-    if int8:  # each row's distance relative to its length
+    if int8:  # each row's distance relative to the output's length (`relative_distance`)
         error, tolerance = float(relative_distance(got, expected).max()), INT8_TOLERANCE
     if not np.isfinite(error) or error > tolerance:
         raise ExportMismatch(f"the ONNX{' int8' if int8 else ''} export of the {what} differs from PyTorch by "
-                             f"{error:.2g}{' of its length' if int8 else ''} on the probe texts (tolerance {tolerance}): "
+                             f"{error:.2g}{' of the output length' if int8 else ''} on the probe texts (tolerance {tolerance}): "
                              "serve it with encoder_runtime: torch")
     return run
 
@@ -137,9 +137,9 @@ def _compiled(wrapper, encode: Callable[[Sequence[str]], dict], what: str, threa
 def relative_distance(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Each row's distance from the reference, relative to the larger of the row's own length and the rows'
     root mean square length. A classifier undecided between its labels gives logits near zero for that text,
-    and relative to their own length the same small int8 error is then huge (a tiny test guard, kept at an
-    early, undecided checkpoint, once read 0.57 and was refused). The output's scale on the other rows still
-    puts a broken graph near 1."""
+    and relative to their own length the same small int8 error is then huge (the tiny test bundle, whose guard
+    can stop at an early, undecided checkpoint, was once refused at 0.57). The output's scale on the other rows
+    still puts a broken graph near 1."""
     lengths = np.linalg.norm(expected, axis=-1)
     scale = np.maximum(lengths, np.sqrt(np.mean(lengths ** 2)))
     return np.linalg.norm(got - expected, axis=-1) / np.maximum(scale, 1e-6)

@@ -55,7 +55,8 @@ def test_the_int8_runtime_quantizes_the_weights_and_stays_near_pytorch(tiny_bund
     fp32 = onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length)
     int8 = onnx_classifier(predictor.model, predictor.tokenizer, predictor.max_length, int8=True)
     expected = _torch_logits(predictor, TEXTS)
-    assert 1e-4 < relative_distance(int8(TEXTS), expected).max() < INT8_TOLERANCE  # quantized (not the float graph), and near it
+    # quantized (not the float graph), and near it
+    assert 1e-4 < relative_distance(int8(TEXTS), expected).max() < INT8_TOLERANCE
     assert np.abs(int8(TEXTS) - fp32(TEXTS)).max() > 1e-4
     # a text's numbers are its own, whatever shares the call (activation scales are per pass)
     np.testing.assert_array_equal(int8(TEXTS), np.concatenate([int8([t]) for t in TEXTS]))
@@ -79,8 +80,8 @@ def test_the_bot_serves_int8_encoders_when_its_config_says_so(tiny_bundle, tmp_p
 
 def test_an_undecided_text_does_not_fail_the_int8_check_and_a_wrong_output_still_does(tiny_bundle):
     """A classifier that is undecided on a probe text gives logits near zero for it: int8's small error is then
-    large relative to that row alone, and the export was once refused for it (a tiny guard kept at an early
-    checkpoint). The check measures each row against the output's scale instead."""
+    large relative to that row alone (the likely cause of the tiny bundle's one refusal: its guard can stop at an
+    early checkpoint). The check measures each row against the output's scale instead."""
     import copy
 
     from training.intent_predictor import IntentPredictor
