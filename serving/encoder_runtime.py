@@ -32,9 +32,10 @@ PROBE = ["ready", "i need to book a flight to paris for two people next friday, 
          "how do i kill a python process that hangs?"]
 TOLERANCE = 1e-3  # float32 graphs fuse operators differently; a wrong export is off by far more
 # onnx-int8: weights in int8 per output channel, activations quantized on the fly (ONNX Runtime's dynamic
-# quantization). Each output row moves, relative to its length, by this much at most on the probe texts
-# (measured on the MiniLM models: 0.01 to 0.13 for the classifiers' logits, 0.25 for sentence embeddings,
-# a cosine of 0.97); a broken graph points elsewhere, at a distance near 1 or more (see `relative_distance`)
+# quantization). Each output row moves, relative to the output's length (`relative_distance`), by this much at
+# most on the probe texts (measured on the MiniLM models relative to each row's own length, which is never less:
+# 0.01 to 0.13 for the classifiers' logits, 0.25 for sentence embeddings, a cosine of 0.97); a broken graph points
+# elsewhere, at a distance near 1 or more
 INT8_TOLERANCE = 0.35
 
 
